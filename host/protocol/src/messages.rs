@@ -1,0 +1,249 @@
+//! The messages of protocol version 1.
+//!
+//! Every request is a CBOR map with an `"op"` key naming the operation; every
+//! reply is a one-key map, `{"ok": <payload>}` or `{"err": {"code", "message"}}`.
+//! The payload's shape depends on the request (see each variant).
+
+use alloc::string::String;
+use alloc::vec::Vec;
+use serde::{Deserialize, Serialize};
+
+use crate::codes::Hresult;
+
+/// The protocol versions this crate speaks.
+pub const PROTOCOL_VERSIONS: &[u32] = &[1];
+
+/// BFT codes as the ntdsbcli header defines them: the first character of each
+/// location entry.
+pub mod bft {
+    /// BFT_LOG: a log file.
+    pub const LOG: u8 = 0x21;
+    /// BFT_LOG_DIR: the log directory.
+    pub const LOG_DIR: u8 = 0x82;
+    /// BFT_CHECKPOINT_DIR: the checkpoint directory.
+    pub const CHECKPOINT_DIR: u8 = 0x83;
+    /// BFT_NTDS_DATABASE: the database file.
+    pub const NTDS_DATABASE: u8 = 0x44;
+    /// BFT_PATCH_FILE: a patch file.
+    pub const PATCH_FILE: u8 = 0x25;
+    /// BFT_UNKNOWN.
+    pub const UNKNOWN: u8 = 0x0F;
+}
+
+/// A request from the client. The first request on every binding is `Hello`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(
+    tag = "op",
+    rename_all = "kebab-case",
+    rename_all_fields = "kebab-case"
+)]
+pub enum Request {
+    /// The handshake: the versions the client speaks. Reply: [`HelloOk`].
+    Hello { versions: Vec<u32>, client: String },
+    /// DsIsNTDSOnline. Reply: `bool`.
+    IsNtdsOnline,
+    /// DsRestorePrepare: starts the binding's restore session. Reply: [`Prepared`].
+    RestorePrepare {
+        /// The RESTORE_TYPE_* bits (0x01 authoritative, 0x02 online, 0x04 catch-up).
+        flags: u32,
+        /// The expiry token from DsBackupPrepare; absent for a restricted session.
+        #[serde(default, with = "serde_bytes")]
+        expiry_token: Option<Vec<u8>>,
+    },
+    /// DsRestoreGetDatabaseLocations. Reply: a list of [`Location`].
+    DatabaseLocations,
+    /// DsRestoreRegister. Reply: `null`.
+    Register(Registration),
+    /// DsRestoreRegisterComplete. Reply: `null`.
+    RegisterComplete { restore_state: Hresult },
+    /// DsRestoreEnd: ends the binding's restore session. Reply: `null`.
+    RestoreEnd,
+    /// DsSetCurrentBackupLog. Reply: `null`.
+    SetCurrentBackupLog { log_number: u32 },
+}
+
+impl Request {
+    /// The operation's name as it appears on the wire (`"restore-end"`).
+    pub fn op(&self) -> &'static str {
+        match self {
+            Request::Hello { .. } => "hello",
+            Request::IsNtdsOnline => "is-ntds-online",
+            Request::RestorePrepare { .. } => "restore-prepare",
+            Request::DatabaseLocations => "database-locations",
+            Request::Register(_) => "register",
+            Request::RegisterComplete { .. } => "register-complete",
+            Request::RestoreEnd => "restore-end",
+            Request::SetCurrentBackupLog { .. } => "set-current-backup-log",
+        }
+    }
+}
+
+/// A reply: the payload of a successful request, or its failure.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Reply<T> {
+    /// Success, with the request's payload (`null` for requests without one).
+    Ok(T),
+    /// Failure.
+    Err(WireError),
+}
+
+/// A failure on the wire: an HRESULT and a message naming what failed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WireError {
+    /// The HRESULT; never 0.
+    pub code: Hresult,
+    /// For people.
+    pub message: String,
+}
+
+/// The reply to `Hello`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HelloOk {
+    /// The version the server chose from the client's list.
+    pub version: u32,
+    /// The server's name, for messages.
+    pub server: String,
+}
+
+/// The reply to `RestorePrepare`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Prepared {
+    /// The server's id of the restore session, for messages and logs.
+    pub session: u64,
+    /// True when no expiry token was given: only `DatabaseLocations` is allowed.
+    pub restricted: bool,
+}
+
+/// One entry of the `DatabaseLocations` reply.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Location {
+    /// The BFT code ([`bft`]).
+    pub bft: u8,
+    /// The path on the target.
+    pub path: String,
+}
+
+/// The arguments of DsRestoreRegister.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct Registration {
+    pub checkpoint_file_path: String,
+    pub log_path: String,
+    pub restore_map: Vec<RestoreMapEntry>,
+    pub backup_log_path: String,
+    pub gen_low: u32,
+    pub gen_high: u32,
+}
+
+/// One EDB_RSTMAP pair.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct RestoreMapEntry {
+    pub database_name: String,
+    pub new_database_name: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{decode, encode};
+    use alloc::vec;
+
+    #[test]
+    fn every_request_round_trips() {
+        let requests = vec![
+            Request::Hello {
+                versions: vec![1],
+                client: "t".into(),
+            },
+            Request::IsNtdsOnline,
+            Request::RestorePrepare {
+                flags: 4,
+                expiry_token: Some(vec![1, 2, 3]),
+            },
+            Request::RestorePrepare {
+                flags: 0,
+                expiry_token: None,
+            },
+            Request::DatabaseLocations,
+            Request::Register(Registration {
+                checkpoint_file_path: "/t/ntds".into(),
+                log_path: "/t/logs".into(),
+                restore_map: vec![RestoreMapEntry {
+                    database_name: "C:\\old\\ntds.dit".into(),
+                    new_database_name: "/t/ntds/ntds.dit".into(),
+                }],
+                backup_log_path: "/t/logs".into(),
+                gen_low: 1,
+                gen_high: 0x10,
+            }),
+            Request::RegisterComplete {
+                restore_state: 0x8007_0057,
+            },
+            Request::RestoreEnd,
+            Request::SetCurrentBackupLog {
+                log_number: u32::MAX,
+            },
+        ];
+        for request in requests {
+            assert_eq!(decode::<Request>(&encode(&request)).unwrap(), request);
+        }
+    }
+
+    #[test]
+    fn requests_are_maps_keyed_by_op() {
+        // {"op": "restore-end"}: a1 62 6f70 6b 726573746f72652d656e64
+        let bytes = encode(&Request::RestoreEnd);
+        assert_eq!(bytes[0], 0xa1);
+        assert_eq!(&bytes[1..4], b"\x62op");
+        assert_eq!(&bytes[4..], b"\x6brestore-end");
+    }
+
+    #[test]
+    fn expiry_token_is_a_byte_string() {
+        let bytes = encode(&Request::RestorePrepare {
+            flags: 4,
+            expiry_token: Some(vec![7; 3]),
+        });
+        let needle = [0x43, 7, 7, 7]; // CBOR major type 2, length 3
+        assert!(bytes.windows(4).any(|w| w == needle));
+    }
+
+    #[test]
+    fn replies_are_ok_or_err_maps() {
+        let ok: Reply<bool> = Reply::Ok(true);
+        assert_eq!(decode::<Reply<bool>>(&encode(&ok)).unwrap(), ok);
+        let err: Reply<()> = Reply::Err(WireError {
+            code: 0x8007_0057,
+            message: "m".into(),
+        });
+        assert_eq!(decode::<Reply<()>>(&encode(&err)).unwrap(), err);
+    }
+
+    #[test]
+    fn truncated_and_trailing_input_is_an_error() {
+        let bytes = encode(&Request::Hello {
+            versions: vec![1],
+            client: "client".into(),
+        });
+        for cut in 0..bytes.len() {
+            assert!(
+                decode::<Request>(&bytes[..cut]).is_err(),
+                "prefix of {cut} bytes decoded"
+            );
+        }
+        let mut long = bytes.clone();
+        long.push(0);
+        assert!(decode::<Request>(&long).is_err());
+    }
+
+    #[test]
+    fn unknown_op_is_an_error() {
+        #[derive(Serialize)]
+        struct Odd {
+            op: &'static str,
+        }
+        assert!(decode::<Request>(&encode(&Odd { op: "format-disk" })).is_err());
+    }
+}

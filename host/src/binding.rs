@@ -1,0 +1,149 @@
+//! The `binding` resource: a host-owned connection to a restore target.
+//!
+//! The guest holds a handle; the host holds the [`Connection`] and enforces the
+//! runtime's policy on every open and call. The connection is closed in
+//! `impl Drop`, so it is closed whether the guest drops the binding, the guest
+//! forgets it and its session's store is dropped, or the session traps.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use dsrestore_protocol::codes;
+use wasmtime::component::{Resource, ResourceTableError};
+
+use crate::bindings::dsrestore::backup::binding_transport::{Host, HostBinding};
+use crate::bindings::dsrestore::backup::types::{self, AuthIdentity};
+use crate::error::Error;
+use crate::state::{SessionState, Shared};
+use crate::stats::Counters;
+use crate::transport::{Connection, Identity};
+
+/// One open binding.
+pub struct Binding {
+    id: u64,
+    session: u64,
+    server: String,
+    connection: Box<dyn Connection>,
+    open_in_session: Arc<AtomicUsize>,
+    shared: Arc<Shared>,
+}
+
+impl Drop for Binding {
+    fn drop(&mut self) {
+        self.connection.close();
+        self.open_in_session.fetch_sub(1, Ordering::SeqCst);
+        Counters::add(&self.shared.counters.bindings_closed, 1);
+        tracing::debug!(session = self.session, binding = self.id, server = %self.server, "binding closed");
+    }
+}
+
+type GuestResult<T> = wasmtime::Result<Result<T, types::Error>>;
+
+impl Host for SessionState {}
+
+impl HostBinding for SessionState {
+    fn open(
+        &mut self,
+        server: String,
+        identity: Option<AuthIdentity>,
+    ) -> GuestResult<Resource<Binding>> {
+        let session = self.session;
+        let limits = &self.shared.limits;
+        if !self.shared.allowlist.allows(&server) {
+            return Ok(Err(Error::new(
+                codes::ERROR_ACCESS_DENIED,
+                format!("session {session}: server {server:?} is not in the host's allowlist"),
+            )
+            .into()));
+        }
+        if self.open_bindings() >= limits.max_bindings_per_session {
+            return Ok(Err(Error::new(
+                codes::RPC_S_OUT_OF_RESOURCES,
+                format!(
+                    "session {session}: binding to {server:?} refused: the session already has {} open bindings, the host's limit",
+                    limits.max_bindings_per_session
+                ),
+            )
+            .into()));
+        }
+        let identity = identity.map(|i| Identity {
+            user: i.user,
+            domain: i.domain,
+            password: i.password,
+        });
+        let connection = match self.shared.transport.open(&server, identity.as_ref()) {
+            Ok(connection) => connection,
+            Err(e) => return Ok(Err(e.into())),
+        };
+        let id = self.next_binding;
+        self.next_binding += 1;
+        self.open_bindings.fetch_add(1, Ordering::SeqCst);
+        Counters::add(&self.shared.counters.bindings_opened, 1);
+        tracing::debug!(session, binding = id, server = %server, "binding opened");
+        let binding = Binding {
+            id,
+            session,
+            server,
+            connection,
+            open_in_session: Arc::clone(&self.open_bindings),
+            shared: Arc::clone(&self.shared),
+        };
+        match self.table.push(binding) {
+            Ok(handle) => Ok(Ok(handle)),
+            // The table's capacity is a limit like any other: an error value.
+            // (The binding returned inside the error is dropped, which closes it.)
+            Err(ResourceTableError::Full) => Ok(Err(Error::new(
+                codes::RPC_S_OUT_OF_RESOURCES,
+                format!("session {session}: the session's resource table is full"),
+            )
+            .into())),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    fn call(&mut self, binding: Resource<Binding>, request: Vec<u8>) -> GuestResult<Vec<u8>> {
+        let limits = self.shared.limits.clone();
+        let session = self.session;
+        let binding = self.table.get_mut(&binding)?;
+        let what = || {
+            format!(
+                "session {session}, binding {} to {:?}",
+                binding.id, binding.server
+            )
+        };
+        if request.len() > limits.max_request_bytes {
+            return Ok(Err(Error::invalid_parameter(format!(
+                "{}: request of {} bytes exceeds the host's limit of {} bytes",
+                what(),
+                request.len(),
+                limits.max_request_bytes
+            ))
+            .into()));
+        }
+        let deadline = Instant::now() + limits.call_timeout;
+        let reply = match binding.connection.call(&request, deadline) {
+            Ok(reply) => reply,
+            Err(e) => return Ok(Err(e.into())),
+        };
+        if reply.len() > limits.max_response_bytes {
+            return Ok(Err(Error::new(
+                codes::ERROR_INSUFFICIENT_BUFFER,
+                format!(
+                    "{}: reply of {} bytes exceeds the host's limit of {} bytes",
+                    what(),
+                    reply.len(),
+                    limits.max_response_bytes
+                ),
+            )
+            .into()));
+        }
+        Ok(Ok(reply))
+    }
+
+    fn drop(&mut self, binding: Resource<Binding>) -> wasmtime::Result<()> {
+        // Dropping the value runs `Binding::drop`, which closes the connection.
+        self.table.delete(binding)?;
+        Ok(())
+    }
+}

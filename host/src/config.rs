@@ -1,0 +1,113 @@
+//! What an embedder decides about a runtime: the transport, which servers may
+//! be reached, and the limits every session runs under.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::transport::{EmbeddedTransport, Transport};
+
+/// Which servers a guest may open bindings to.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Allowlist {
+    /// Any server the transport can reach.
+    #[default]
+    Any,
+    /// Only these servers: exact names, or prefixes ending in `*` (`local:/srv/*`).
+    Only(Vec<String>),
+}
+
+impl Allowlist {
+    /// Whether `server` may be reached.
+    pub fn allows(&self, server: &str) -> bool {
+        match self {
+            Allowlist::Any => true,
+            Allowlist::Only(patterns) => patterns.iter().any(|p| match p.strip_suffix('*') {
+                Some(prefix) => server.starts_with(prefix),
+                None => server == p,
+            }),
+        }
+    }
+}
+
+/// Limits per session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limits {
+    /// Bindings one session may hold open at once.
+    pub max_bindings_per_session: usize,
+    /// The largest request a guest may send, in bytes.
+    pub max_request_bytes: usize,
+    /// The largest reply a guest may receive, in bytes.
+    pub max_response_bytes: usize,
+    /// How long one call into the guest, and one transport call, may take.
+    pub call_timeout: Duration,
+    /// The most linear memory a session's guest may grow to, in bytes.
+    pub max_memory_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_bindings_per_session: 8,
+            max_request_bytes: 1 << 20,
+            max_response_bytes: 16 << 20,
+            call_timeout: Duration::from_secs(60),
+            max_memory_bytes: 64 << 20,
+        }
+    }
+}
+
+/// The configuration of a [`Runtime`](crate::Runtime).
+#[derive(Clone)]
+pub struct Config {
+    /// How bindings reach targets; the embedded transport by default.
+    pub transport: Arc<dyn Transport>,
+    /// Which servers may be reached.
+    pub allowlist: Allowlist,
+    /// Limits per session.
+    pub limits: Limits,
+    /// The guest component; the shipped restore client by default.
+    pub component: Option<Vec<u8>>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            transport: Arc::new(EmbeddedTransport),
+            allowlist: Allowlist::Any,
+            limits: Limits::default(),
+            component: None,
+        }
+    }
+}
+
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Config")
+            .field("allowlist", &self.allowlist)
+            .field("limits", &self.limits)
+            .field(
+                "component",
+                &self
+                    .component
+                    .as_ref()
+                    .map(|c| format!("{} bytes", c.len())),
+            )
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn allowlist_matches_exact_names_and_star_prefixes() {
+        let list = Allowlist::Only(vec!["local:/srv/a".into(), "tcp://dc1:*".into()]);
+        assert!(list.allows("local:/srv/a"));
+        assert!(!list.allows("local:/srv/ab"));
+        assert!(list.allows("tcp://dc1:9000"));
+        assert!(!list.allows("tcp://dc2:9000"));
+        assert!(Allowlist::Any.allows("anything"));
+    }
+}

@@ -1,0 +1,45 @@
+//! dsrestore-host: runs the dsrestore guest component (the DsRestore* client of
+//! ntdsbcli) under wasmtime, owns every binding it opens, and ships an embedded
+//! restore target.
+//!
+//! ```no_run
+//! use dsrestore_host::{Config, Runtime, RestoreFlags, Target, InitOptions};
+//!
+//! # fn main() -> Result<(), dsrestore_host::Error> {
+//! let target = Target::init("/srv/dc1".as_ref(), InitOptions::default())?;
+//! let token = target.issue_expiry_token(); // normally from the backup
+//! let runtime = Runtime::new(Config::default())?;
+//! let mut session = runtime.prepare("local:/srv/dc1", RestoreFlags::CATCHUP, Some(&token))?;
+//! let locations = session.database_locations()?;
+//! // ... copy the backup's files to `locations`, then register ...
+//! let report = session.end()?;
+//! assert_eq!(report.leaked_bindings, 0);
+//! # Ok(()) }
+//! ```
+
+pub mod binding;
+mod bindings;
+mod config;
+mod engine;
+mod error;
+pub mod guests;
+mod handles;
+mod runtime;
+mod sandbox;
+mod session;
+mod state;
+mod stats;
+pub mod target;
+pub mod transport;
+
+pub use bindings::dsrestore::backup::types::{
+    Bft, DatabaseLocation, Registration, RestoreFlags, RestoreMapEntry,
+};
+pub use config::{Allowlist, Config, Limits};
+pub use dsrestore_protocol::codes;
+pub use error::Error;
+pub use runtime::Runtime;
+pub use session::{EndReport, Session};
+pub use stats::Stats;
+pub use target::{InitOptions, Target};
+pub use transport::{Connection, EmbeddedTransport, Identity, Transport};

@@ -1,0 +1,165 @@
+//! The embedding API: a [`Runtime`] runs restore sessions, each in its own
+//! sandbox, either as Rust values ([`Session`]) or behind numeric handles.
+
+use std::sync::{Arc, Mutex};
+
+use crate::bindings::dsrestore::backup::types::{
+    self, DatabaseLocation, Registration, RestoreFlags,
+};
+use crate::bindings::RestorePre;
+use crate::config::Config;
+use crate::engine::restore_pre;
+use crate::error::Error;
+use crate::guests::RESTORE_GUEST;
+use crate::handles::{self, HandleTable};
+use crate::sandbox::Sandbox;
+use crate::session::{EndReport, Session};
+use crate::state::{SessionState, Shared};
+use crate::stats::Stats;
+use crate::transport::Identity;
+
+/// Runs restore sessions under one configuration.
+///
+/// Cheap to share across threads (`Runtime` is `Send + Sync`); sessions on
+/// different handles run concurrently. Every session gets its own wasmtime
+/// `Store`, so a guest trap or a bad call reaches no other session.
+pub struct Runtime {
+    pre: RestorePre<SessionState>,
+    shared: Arc<Shared>,
+    handles: HandleTable,
+    identity: Mutex<Option<Identity>>,
+}
+
+impl Runtime {
+    /// A runtime with `config`. Compiles the guest the first time a process
+    /// uses it.
+    pub fn new(config: Config) -> Result<Runtime, Error> {
+        let pre = restore_pre(config.component.as_deref().unwrap_or(RESTORE_GUEST))?;
+        let shared = Arc::new(Shared {
+            transport: config.transport,
+            allowlist: config.allowlist,
+            limits: config.limits,
+            counters: Default::default(),
+        });
+        Ok(Runtime {
+            pre,
+            shared,
+            handles: HandleTable::new(),
+            identity: Mutex::new(None),
+        })
+    }
+
+    /// The runtime's counters.
+    pub fn stats(&self) -> Stats {
+        self.shared.counters.snapshot()
+    }
+
+    /// DsSetAuthIdentity: the identity of sessions started from now on (`None`
+    /// for the host's own).
+    pub fn set_auth_identity(&self, identity: Option<Identity>) {
+        *self.identity.lock().unwrap_or_else(|p| p.into_inner()) = identity;
+    }
+
+    /// A fresh sandbox with the runtime's identity set in its guest.
+    fn sandbox(&self) -> Result<Sandbox, Error> {
+        let mut sandbox = Sandbox::new(&self.pre, &self.shared)?;
+        let identity = self
+            .identity
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        if let Some(id) = identity {
+            let id = types::AuthIdentity {
+                user: id.user,
+                domain: id.domain,
+                password: id.password,
+            };
+            sandbox.call("set-auth-identity", |g, s| {
+                g.dsrestore_backup_restore_client()
+                    .call_set_auth_identity(s, Some(&id))
+            })?;
+        }
+        Ok(sandbox)
+    }
+
+    /// DsIsNTDSOnline.
+    pub fn is_ntds_online(&self, server: &str) -> Result<bool, Error> {
+        self.sandbox()?.call("is-ntds-online", |g, s| {
+            g.dsrestore_backup_restore_client()
+                .call_is_ntds_online(s, server)
+        })
+    }
+
+    /// DsSetCurrentBackupLog.
+    pub fn set_current_backup_log(&self, server: &str, log_number: u32) -> Result<(), Error> {
+        self.sandbox()?.call("set-current-backup-log", |g, s| {
+            g.dsrestore_backup_restore_client()
+                .call_set_current_backup_log(s, server, log_number)
+        })
+    }
+
+    /// DsRestorePrepare: starts a restore on `server`. Without an expiry token
+    /// the context is restricted to `database_locations`.
+    pub fn prepare(
+        &self,
+        server: &str,
+        restore_type: RestoreFlags,
+        expiry_token: Option<&[u8]>,
+    ) -> Result<Session, Error> {
+        let mut sandbox = self.sandbox()?;
+        let hbc = sandbox.call("prepare", |g, s| {
+            g.dsrestore_backup_restore_client()
+                .call_prepare(s, server, restore_type, expiry_token)
+        })?;
+        Ok(Session::new(sandbox, hbc))
+    }
+
+    /// [`Runtime::prepare`], returning a numeric handle for the other handle calls.
+    pub fn prepare_handle(
+        &self,
+        server: &str,
+        restore_type: RestoreFlags,
+        expiry_token: Option<&[u8]>,
+    ) -> Result<u64, Error> {
+        let session = self.prepare(server, restore_type, expiry_token)?;
+        self.handles.insert(session)
+    }
+
+    fn with_handle<R>(
+        &self,
+        hbc: u64,
+        f: impl FnOnce(&mut Session) -> Result<R, Error>,
+    ) -> Result<R, Error> {
+        let slot = self.handles.get(hbc)?;
+        let mut guard = slot.lock().unwrap_or_else(|p| p.into_inner());
+        let session = guard.as_mut().ok_or_else(|| handles::ended(hbc))?;
+        f(session)
+    }
+
+    /// DsRestoreGetDatabaseLocations on a handle.
+    pub fn database_locations(&self, hbc: u64) -> Result<Vec<DatabaseLocation>, Error> {
+        self.with_handle(hbc, Session::database_locations)
+    }
+
+    /// DsRestoreRegister on a handle.
+    pub fn register(&self, hbc: u64, registration: &Registration) -> Result<(), Error> {
+        self.with_handle(hbc, |s| s.register(registration))
+    }
+
+    /// DsRestoreRegisterComplete on a handle.
+    pub fn register_complete(&self, hbc: u64, restore_state: u32) -> Result<(), Error> {
+        self.with_handle(hbc, |s| s.register_complete(restore_state))
+    }
+
+    /// DsRestoreEnd on a handle: the handle is invalid from here on, whatever
+    /// the result.
+    pub fn end(&self, hbc: u64) -> Result<EndReport, Error> {
+        let slot = self.handles.remove(hbc)?;
+        let session = slot
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+            .ok_or_else(|| handles::ended(hbc))?;
+        session.end()
+    }
+}

@@ -1,0 +1,144 @@
+//! A sandbox: one guest instance in its own `Store`. Every call into the guest
+//! goes through [`Sandbox::call`], which sets the deadline and turns a trap into
+//! a dead sandbox (never into a panic, and never into another session's
+//! problem). Dropping a sandbox closes the bindings its guest left open and
+//! counts them as leaked.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use dsrestore_protocol::codes;
+use wasmtime::component::ResourceAny;
+use wasmtime::{Store, Trap};
+
+use crate::bindings::dsrestore::backup::types;
+use crate::bindings::Restore;
+use crate::engine::{engine, ticks};
+use crate::error::Error;
+use crate::state::{SessionState, Shared};
+use crate::stats::Counters;
+
+/// Session ids, unique in the process (they name sessions in messages and logs).
+static NEXT_SESSION: AtomicU64 = AtomicU64::new(1);
+
+pub(crate) struct Sandbox {
+    pub id: u64,
+    store: Store<SessionState>,
+    guest: Restore,
+    /// Set once the guest trapped: the store is poisoned and is never entered again.
+    dead: Option<Error>,
+    finished: bool,
+}
+
+impl Sandbox {
+    pub fn new(
+        pre: &crate::bindings::RestorePre<SessionState>,
+        shared: &Arc<Shared>,
+    ) -> Result<Sandbox, Error> {
+        let id = NEXT_SESSION.fetch_add(1, Ordering::Relaxed);
+        let mut store = Store::new(engine()?, SessionState::new(id, Arc::clone(shared)));
+        store.limiter(|s| &mut s.limits);
+        store.set_epoch_deadline(ticks(shared.limits.call_timeout));
+        let guest = pre.instantiate(&mut store).map_err(|e| {
+            Error::new(
+                codes::HR_ERROR,
+                format!("session {id}: instantiating the guest failed: {e:#}"),
+            )
+        })?;
+        Counters::add(&shared.counters.sessions_started, 1);
+        Ok(Sandbox {
+            id,
+            store,
+            guest,
+            dead: None,
+            finished: false,
+        })
+    }
+
+    /// Whether the guest trapped.
+    pub fn is_dead(&self) -> bool {
+        self.dead.is_some()
+    }
+
+    /// Calls into the guest as `op`. A WIT error comes back as it is; a trap
+    /// kills this sandbox and comes back as an error naming the session.
+    pub fn call<R>(
+        &mut self,
+        op: &str,
+        f: impl FnOnce(&Restore, &mut Store<SessionState>) -> wasmtime::Result<Result<R, types::Error>>,
+    ) -> Result<R, Error> {
+        if let Some(dead) = &self.dead {
+            return Err(Error::new(
+                dead.code,
+                format!("session {}: {op} refused: the guest trapped earlier and the session is dead ({})", self.id, dead.message),
+            ));
+        }
+        self.store
+            .set_epoch_deadline(ticks(self.store.data().shared.limits.call_timeout));
+        match f(&self.guest, &mut self.store) {
+            Ok(result) => result.map_err(Error::from),
+            Err(trap) => Err(self.kill(op, trap)),
+        }
+    }
+
+    /// Runs the guest destructor of a context the caller never ended.
+    pub fn drop_context(&mut self, context: ResourceAny) {
+        if self.dead.is_some() {
+            return;
+        }
+        self.store
+            .set_epoch_deadline(ticks(self.store.data().shared.limits.call_timeout));
+        if let Err(trap) = context.resource_drop(&mut self.store) {
+            self.kill("restore-context drop", trap);
+        }
+    }
+
+    fn kill(&mut self, op: &str, trap: wasmtime::Error) -> Error {
+        let code = match trap.downcast_ref::<Trap>() {
+            Some(Trap::Interrupt) => codes::ERROR_TIMEOUT,
+            _ if format!("{trap:?}").contains("memory growth failure") => {
+                codes::ERROR_NOT_ENOUGH_MEMORY
+            }
+            _ => codes::HR_ERROR,
+        };
+        let stderr = self.store.data().stderr_text();
+        let mut message = format!("session {}: the guest trapped in {op}: {trap:#}", self.id);
+        if !stderr.is_empty() {
+            message.push_str(&format!("; guest stderr: {stderr}"));
+        }
+        message.push_str("; the session is dead: end it and prepare a new one");
+        tracing::error!(session = self.id, op, "{message}");
+        let error = Error::new(code, message);
+        Counters::add(&self.store.data().shared.counters.sessions_trapped, 1);
+        self.dead = Some(error.clone());
+        error
+    }
+
+    /// Accounts for the bindings the guest left open; they are closed when the
+    /// store is dropped right after. Returns how many there were.
+    pub fn finish(&mut self) -> usize {
+        if self.finished {
+            return 0;
+        }
+        self.finished = true;
+        let state = self.store.data();
+        let leaked = state.open_bindings();
+        Counters::add(&state.shared.counters.sessions_finished, 1);
+        if leaked > 0 {
+            Counters::add(&state.shared.counters.bindings_leaked, leaked as u64);
+            tracing::warn!(
+                session = self.id,
+                leaked,
+                "the session left bindings open; the host closes them"
+            );
+        }
+        leaked
+    }
+}
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        self.finish();
+        // The store (and with it every binding still in its table) drops next.
+    }
+}

@@ -1,0 +1,92 @@
+//! What a session's `Store` holds: its resource table, WASI context, limits and
+//! a share of the runtime's policy.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use wasmtime::component::ResourceTable;
+use wasmtime::{StoreLimits, StoreLimitsBuilder};
+use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
+use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+
+use crate::config::{Allowlist, Limits};
+use crate::stats::Counters;
+use crate::transport::Transport;
+
+/// How much of a guest's stderr (panic messages) a session keeps.
+const STDERR_CAPACITY: usize = 16 << 10;
+
+/// Most resource-table entries a session may hold (bindings and WASI streams).
+const MAX_TABLE_ENTRIES: usize = 1024;
+
+/// Runtime-wide policy and counters, shared by every session.
+pub(crate) struct Shared {
+    pub transport: Arc<dyn Transport>,
+    pub allowlist: Allowlist,
+    pub limits: Limits,
+    pub counters: Counters,
+}
+
+/// The data of one session's `Store`.
+pub(crate) struct SessionState {
+    pub session: u64,
+    pub table: ResourceTable,
+    pub limits: StoreLimits,
+    pub shared: Arc<Shared>,
+    /// Bindings of this session that are open now; each `Binding` decrements it
+    /// when dropped, whoever drops it.
+    pub open_bindings: Arc<AtomicUsize>,
+    pub next_binding: u64,
+    pub stderr: MemoryOutputPipe,
+    wasi: WasiCtx,
+}
+
+impl SessionState {
+    pub fn new(session: u64, shared: Arc<Shared>) -> SessionState {
+        let stderr = MemoryOutputPipe::new(STDERR_CAPACITY);
+        // No preopened directories, no network, no environment: the guest gets
+        // stdio only, and stderr is captured for trap reports.
+        let wasi = WasiCtxBuilder::new().stderr(stderr.clone()).build();
+        let mut table = ResourceTable::new();
+        table.set_max_capacity(MAX_TABLE_ENTRIES);
+        let limits = StoreLimitsBuilder::new()
+            .memory_size(shared.limits.max_memory_bytes)
+            .trap_on_grow_failure(true)
+            .instances(8)
+            .build();
+        SessionState {
+            session,
+            table,
+            limits,
+            shared,
+            open_bindings: Arc::new(AtomicUsize::new(0)),
+            next_binding: 1,
+            stderr,
+            wasi,
+        }
+    }
+
+    /// Bindings of this session that are open now.
+    pub fn open_bindings(&self) -> usize {
+        self.open_bindings.load(Ordering::SeqCst)
+    }
+
+    /// What the guest wrote to stderr, for trap reports.
+    pub fn stderr_text(&self) -> String {
+        String::from_utf8_lossy(&self.stderr.contents())
+            .trim()
+            .to_string()
+    }
+}
+
+impl WasiView for SessionState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+/// The `types` interface has no functions; its `Host` trait is empty.
+impl crate::bindings::dsrestore::backup::types::Host for SessionState {}
