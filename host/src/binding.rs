@@ -48,6 +48,30 @@ impl HostBinding for SessionState {
         server: String,
         identity: Option<AuthIdentity>,
     ) -> GuestResult<Resource<Binding>> {
+        let result = self.open_binding(server, identity);
+        self.guest_since = Instant::now();
+        result
+    }
+
+    fn call(&mut self, binding: Resource<Binding>, request: Vec<u8>) -> GuestResult<Vec<u8>> {
+        let result = self.call_binding(binding, request);
+        self.guest_since = Instant::now();
+        result
+    }
+
+    fn drop(&mut self, binding: Resource<Binding>) -> wasmtime::Result<()> {
+        // Dropping the value runs `Binding::drop`, which closes the connection.
+        self.table.delete(binding)?;
+        Ok(())
+    }
+}
+
+impl SessionState {
+    fn open_binding(
+        &mut self,
+        server: String,
+        identity: Option<AuthIdentity>,
+    ) -> GuestResult<Resource<Binding>> {
         let session = self.session;
         let limits = &self.shared.limits;
         if !self.shared.allowlist.allows(&server) {
@@ -102,7 +126,11 @@ impl HostBinding for SessionState {
         }
     }
 
-    fn call(&mut self, binding: Resource<Binding>, request: Vec<u8>) -> GuestResult<Vec<u8>> {
+    fn call_binding(
+        &mut self,
+        binding: Resource<Binding>,
+        request: Vec<u8>,
+    ) -> GuestResult<Vec<u8>> {
         let limits = self.shared.limits.clone();
         let session = self.session;
         let binding = self.table.get_mut(&binding)?;
@@ -126,6 +154,18 @@ impl HostBinding for SessionState {
             Ok(reply) => reply,
             Err(e) => return Ok(Err(e.into())),
         };
+        if Instant::now() > deadline {
+            // The transport ignored the deadline: its late reply is discarded.
+            return Ok(Err(Error::new(
+                codes::ERROR_TIMEOUT,
+                format!(
+                    "{}: no reply within the host's deadline of {:?}",
+                    what(),
+                    limits.call_timeout
+                ),
+            )
+            .into()));
+        }
         if reply.len() > limits.max_response_bytes {
             return Ok(Err(Error::new(
                 codes::ERROR_INSUFFICIENT_BUFFER,
@@ -139,11 +179,5 @@ impl HostBinding for SessionState {
             .into()));
         }
         Ok(Ok(reply))
-    }
-
-    fn drop(&mut self, binding: Resource<Binding>) -> wasmtime::Result<()> {
-        // Dropping the value runs `Binding::drop`, which closes the connection.
-        self.table.delete(binding)?;
-        Ok(())
     }
 }

@@ -6,10 +6,11 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::Instant;
 
 use dsrestore_protocol::codes;
 use wasmtime::component::ResourceAny;
-use wasmtime::{Store, Trap};
+use wasmtime::{Store, Trap, UpdateDeadline};
 
 use crate::bindings::dsrestore::backup::types;
 use crate::bindings::Restore;
@@ -38,7 +39,19 @@ impl Sandbox {
         let id = NEXT_SESSION.fetch_add(1, Ordering::Relaxed);
         let mut store = Store::new(engine()?, SessionState::new(id, Arc::clone(shared)));
         store.limiter(|s| &mut s.limits);
-        store.set_epoch_deadline(ticks(shared.limits.call_timeout));
+        // The deadline bounds each stretch of guest execution: when the epoch
+        // passes it, the callback extends it by what is left of the stretch
+        // that began when the guest last got control, or interrupts.
+        let timeout = shared.limits.call_timeout;
+        store.epoch_deadline_callback(move |store| {
+            let elapsed = store.data().guest_since.elapsed();
+            Ok(match timeout.checked_sub(elapsed) {
+                Some(left) if !left.is_zero() => UpdateDeadline::Continue(ticks(left)),
+                _ => UpdateDeadline::Interrupt,
+            })
+        });
+        store.data_mut().guest_since = Instant::now();
+        store.set_epoch_deadline(ticks(timeout));
         let guest = pre.instantiate(&mut store).map_err(|e| {
             Error::new(
                 codes::HR_ERROR,
@@ -73,8 +86,7 @@ impl Sandbox {
                 format!("session {}: {op} refused: the guest trapped earlier and the session is dead ({})", self.id, dead.message),
             ));
         }
-        self.store
-            .set_epoch_deadline(ticks(self.store.data().shared.limits.call_timeout));
+        self.arm_deadline();
         match f(&self.guest, &mut self.store) {
             Ok(result) => result.map_err(Error::from),
             Err(trap) => Err(self.kill(op, trap)),
@@ -86,17 +98,24 @@ impl Sandbox {
         if self.dead.is_some() {
             return;
         }
-        self.store
-            .set_epoch_deadline(ticks(self.store.data().shared.limits.call_timeout));
+        self.arm_deadline();
         if let Err(trap) = context.resource_drop(&mut self.store) {
             self.kill("restore-context drop", trap);
         }
     }
 
+    /// Starts a stretch of guest execution bounded by the call timeout.
+    fn arm_deadline(&mut self) {
+        let timeout = self.store.data().shared.limits.call_timeout;
+        self.store.data_mut().guest_since = Instant::now();
+        self.store.set_epoch_deadline(ticks(timeout));
+    }
+
     fn kill(&mut self, op: &str, trap: wasmtime::Error) -> Error {
         let code = match trap.downcast_ref::<Trap>() {
             Some(Trap::Interrupt) => codes::ERROR_TIMEOUT,
-            _ if format!("{trap:?}").contains("memory growth failure") => {
+            // StoreLimits with trap_on_grow_failure reports a refused growth so.
+            _ if format!("{trap:?}").contains("forcing trap when growing memory") => {
                 codes::ERROR_NOT_ENOUGH_MEMORY
             }
             _ => codes::HR_ERROR,

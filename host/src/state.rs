@@ -3,6 +3,7 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::time::Instant;
 
 use wasmtime::component::ResourceTable;
 use wasmtime::{StoreLimits, StoreLimitsBuilder};
@@ -38,6 +39,10 @@ pub(crate) struct SessionState {
     pub open_bindings: Arc<AtomicUsize>,
     pub next_binding: u64,
     pub stderr: MemoryOutputPipe,
+    /// When the guest last got control back: on entry from the host, and when
+    /// each of its host calls returned. The epoch deadline counts from here, so
+    /// time spent in the transport (bounded on its own) is not guest time.
+    pub guest_since: Instant,
     wasi: WasiCtx,
 }
 
@@ -62,6 +67,7 @@ impl SessionState {
             open_bindings: Arc::new(AtomicUsize::new(0)),
             next_binding: 1,
             stderr,
+            guest_since: Instant::now(),
             wasi,
         }
     }

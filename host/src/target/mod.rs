@@ -260,13 +260,15 @@ impl Target {
                 ));
             }
             match inner.record.as_ref().map(|r| r.state) {
-                Some(RecordState::Registered) => return Err(Error::new(
-                    codes::HR_RESTORE_IN_PROGRESS,
-                    format!(
+                Some(RecordState::Registered) => {
+                    return Err(Error::new(
+                        codes::HR_RESTORE_IN_PROGRESS,
+                        format!(
                         "{}: a restore is registered and not complete; complete a restore first",
                         self.name
                     ),
-                )),
+                    ))
+                }
                 Some(RecordState::Failed) => {
                     return Err(Error::new(
                         codes::HR_DATABASE_INCONSISTENT,

@@ -1,8 +1,9 @@
 //! A test-only guest of the `restore` world that traps on purpose.
 //!
 //! `prepare` succeeds after opening one binding (so the host has something to
-//! clean up); `database-locations` panics, which traps and poisons
-//! the session's store. Everything else fails with E_FAIL-like errors. The
+//! clean up); `database-locations` panics, which traps and poisons the
+//! session's store; `register` spins forever, until the host's deadline
+//! interrupts it. Everything else fails with an E_FAIL error. The
 //! behaviour tests use it to show that a trap stays inside its own session.
 
 wit_bindgen::generate!({
@@ -68,7 +69,10 @@ impl GuestRestoreContext for Context {
     }
 
     fn register(&self, _: Registration) -> Result<(), Error> {
-        Err(not_here())
+        // A runaway guest: only the host's epoch deadline stops it.
+        loop {
+            std::hint::black_box(());
+        }
     }
 
     fn register_complete(&self, _: Hresult) -> Result<(), Error> {
