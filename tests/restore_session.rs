@@ -373,7 +373,7 @@ fn drop_without_end_closes_the_bindings_and_ends_the_target_session() {
     let mut session = rt.prepare(&fx.server, CATCHUP, Some(&fx.token())).unwrap();
     session.register(&fx.registration()).unwrap();
     assert_eq!(rt.stats().bindings_open(), 1);
-    assert_eq!(fx.target.status().interlock_held_by.is_some(), true);
+    assert!(fx.target.status().interlock_held_by.is_some());
     drop(session);
 
     let stats = rt.stats();
