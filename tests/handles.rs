@@ -42,15 +42,21 @@ fn assert_invalid(result: Result<impl std::fmt::Debug, dsrestore_host::Error>, w
     assert!(text.contains(why), "{text} should say {why:?}");
 }
 
-#[test]
-fn end_twice_is_invalid_parameter() {
-    let rt = runtime();
-    let neighbour = Neighbour::start(&rt);
+/// A handle that was issued, used for a whole prepare, and ended.
+fn ended_handle(rt: &Runtime) -> (Fixture, u64) {
     let fx = Fixture::offline();
     let hbc = rt
         .prepare_handle(&fx.server, CATCHUP, Some(&fx.token()))
         .unwrap();
     rt.end(hbc).unwrap();
+    (fx, hbc)
+}
+
+#[test]
+fn end_twice_is_invalid_parameter() {
+    let rt = runtime();
+    let neighbour = Neighbour::start(&rt);
+    let (_fx, hbc) = ended_handle(&rt);
     assert_invalid(rt.end(hbc), "was already ended");
     neighbour.finish(&rt);
     assert_eq!(rt.stats().bindings_open(), 0);
@@ -60,11 +66,7 @@ fn end_twice_is_invalid_parameter() {
 fn use_after_end_is_invalid_parameter() {
     let rt = runtime();
     let neighbour = Neighbour::start(&rt);
-    let fx = Fixture::offline();
-    let hbc = rt
-        .prepare_handle(&fx.server, CATCHUP, Some(&fx.token()))
-        .unwrap();
-    rt.end(hbc).unwrap();
+    let (fx, hbc) = ended_handle(&rt);
     let entered_before = rt.stats().sessions_started;
     assert_invalid(rt.database_locations(hbc), "was already ended");
     assert_invalid(rt.register(hbc, &fx.registration()), "was already ended");

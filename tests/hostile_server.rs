@@ -112,6 +112,43 @@ impl Connection for ScriptedConnection {
     }
 }
 
+/// A transport whose replies after the handshake and prepare are the real
+/// ones with one byte changed: a different byte and value on every call.
+struct Mutating;
+
+struct MutatingConnection {
+    inner: Box<dyn Connection>,
+    calls: usize,
+}
+
+impl Transport for Mutating {
+    fn open(
+        &self,
+        server: &str,
+        identity: Option<&Identity>,
+    ) -> Result<Box<dyn Connection>, Error> {
+        let inner = EmbeddedTransport.open(server, identity)?;
+        Ok(Box::new(MutatingConnection { inner, calls: 0 }))
+    }
+}
+
+impl Connection for MutatingConnection {
+    fn call(&mut self, request: &[u8], deadline: Instant) -> Result<Vec<u8>, Error> {
+        let mut reply = self.inner.call(request, deadline)?;
+        self.calls += 1;
+        if self.calls > 2 {
+            let n = self.calls - 3;
+            let at = n % reply.len();
+            reply[at] = reply[at].wrapping_add(1 + (n / reply.len()) as u8);
+        }
+        Ok(reply)
+    }
+
+    fn close(&mut self) {
+        self.inner.close();
+    }
+}
+
 fn runtime_with(transport: impl Transport, limits: Limits) -> Runtime {
     Runtime::new(Config {
         transport: Arc::new(transport),
@@ -339,5 +376,26 @@ fn a_transport_past_the_deadline_is_error_timeout_and_the_session_lives_on() {
     assert!(!session.is_dead());
     assert_eq!(session.database_locations().unwrap().len(), 3);
     session.end().unwrap();
+    assert_nothing_left(&rt, &fx);
+}
+
+#[test]
+fn mutated_replies_give_values_or_error_codes_and_never_trap_the_guest() {
+    let fx = Fixture::offline();
+    let rt = runtime_with(Mutating, Limits::default());
+    let mut session = rt.prepare(&fx.server, CATCHUP, None).unwrap();
+    let (mut ok, mut failed) = (0, 0);
+    for _ in 0..600 {
+        match session.database_locations() {
+            Ok(_) => ok += 1,
+            Err(e) => {
+                assert_ne!(e.code, 0, "{e}");
+                failed += 1;
+            }
+        }
+        assert!(!session.is_dead(), "a reply must never trap the guest");
+    }
+    assert!(failed > 0 && ok + failed == 600, "ok {ok}, failed {failed}");
+    let _ = session.end();
     assert_nothing_left(&rt, &fx);
 }

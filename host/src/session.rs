@@ -21,6 +21,16 @@ pub struct EndReport {
 /// Not `Copy` or `Clone`: [`Session::end`] consumes it, so a context cannot be
 /// ended twice or used after its end. Dropping a session without `end` runs the
 /// guest's cleanup (the target is told, the bindings are closed).
+///
+/// Ending a session twice does not compile:
+///
+/// ```compile_fail,E0382
+/// # fn twice(runtime: &dsrestore_host::Runtime) -> Result<(), dsrestore_host::Error> {
+/// let session = runtime.prepare("local:/srv/dc1", dsrestore_host::RestoreFlags::CATCHUP, None)?;
+/// session.end()?;
+/// session.end()?; // use of moved value
+/// # Ok(()) }
+/// ```
 pub struct Session {
     sandbox: Sandbox,
     /// The guest's restore-context handle; `None` only during `end` and drop.
