@@ -260,7 +260,8 @@ fn to_wire(r: Registration) -> dsrestore_protocol::Registration {
     }
 }
 
-fn bft_kind(code: u8) -> Bft {
+/// The WIT `bft` of a BFT code.
+pub fn bft_kind(code: u8) -> Bft {
     match code {
         bft::LOG => Bft::Log,
         bft::LOG_DIR => Bft::LogDir,

@@ -1,8 +1,10 @@
-//! The dsrestore guest: implements the `restore` world of `wit/backup.wit`.
+//! The dsrestore guest: implements the `client` world of `wit/backup.wit`
+//! (both `restore-client` and `backup-client`).
 //!
 //! It holds the DsRestore* protocol and the per-context state machine; it reaches
 //! targets only through the host's `binding-transport`.
 
+mod backup;
 mod context;
 mod error;
 mod identity;
@@ -11,11 +13,12 @@ mod server_name;
 
 wit_bindgen::generate!({
     path: "wit",
-    world: "restore",
+    world: "client",
 });
 
-use dsrestore::backup::types::{AuthIdentity, Error, RestoreFlags};
+use dsrestore::backup::types::{AuthIdentity, BackupType, Error, RestoreFlags};
 use dsrestore_protocol::Request;
+use exports::dsrestore::backup::backup_client::{self, BackupContext};
 use exports::dsrestore::backup::restore_client::{Guest, RestoreContext};
 
 use crate::context::Context;
@@ -50,6 +53,23 @@ impl Guest for Component {
     fn set_current_backup_log(server: String, log_number: u32) -> Result<(), Error> {
         let server = server_name::normalize(&server)?;
         Link::connect(&server)?.request(&Request::SetCurrentBackupLog { log_number })
+    }
+}
+
+impl backup_client::Guest for Component {
+    type BackupContext = backup::BackupContext;
+
+    fn prepare(
+        server: String,
+        grbit: u32,
+        backup_type: BackupType,
+    ) -> Result<(BackupContext, Vec<u8>), Error> {
+        let (context, token) = backup::BackupContext::prepare(&server, grbit, backup_type)?;
+        Ok((BackupContext::new(context), token))
+    }
+
+    fn end(hbc: BackupContext) -> Result<(), Error> {
+        hbc.into_inner::<backup::BackupContext>().end()
     }
 }
 

@@ -54,26 +54,28 @@ fn the_guest_imports_only_binding_transport_and_stdio_wasi() {
         .any(|n| n.starts_with("wasi:sockets") || n.starts_with("wasi:filesystem")));
 }
 
-#[test]
-fn the_guest_exports_restore_client_with_every_contract_function() {
+/// The functions (with their parameter names) of the exported instance `name`,
+/// and whether it exports the resource `resource`.
+fn exported_functions(name: &str, resource: &str) -> (Vec<(String, Vec<String>)>, bool) {
     let (engine, component) = component();
     let ty = component.component_type();
     let exports: Vec<(String, ComponentItem)> = ty
         .exports(&engine)
         .map(|(n, i)| (n.to_string(), i.ty))
         .collect();
+    let names: Vec<&String> = exports.iter().map(|e| &e.0).collect();
     assert_eq!(
-        exports.len(),
-        1,
-        "{:?}",
-        exports.iter().map(|e| &e.0).collect::<Vec<_>>()
+        names,
+        [
+            "dsrestore:backup/restore-client@0.1.0",
+            "dsrestore:backup/backup-client@0.1.0"
+        ]
     );
-    let (name, item) = &exports[0];
-    assert_eq!(name, "dsrestore:backup/restore-client@0.1.0");
-    let ComponentItem::ComponentInstance(instance) = item else {
-        panic!("{name} is not an instance")
+    let Some((_, ComponentItem::ComponentInstance(instance))) =
+        exports.iter().find(|e| e.0 == name)
+    else {
+        panic!("{name} is not an exported instance")
     };
-
     let mut functions: Vec<(String, Vec<String>)> = instance
         .exports(&engine)
         .filter_map(|(n, item)| match item.ty {
@@ -85,27 +87,63 @@ fn the_guest_exports_restore_client_with_every_contract_function() {
         })
         .collect();
     functions.sort();
-    let expected: Vec<(String, Vec<String>)> = [
-        ("[method]restore-context.database-locations", vec!["self"]),
-        (
-            "[method]restore-context.register",
-            vec!["self", "registration"],
-        ),
-        (
-            "[method]restore-context.register-complete",
-            vec!["self", "restore-state"],
-        ),
-        ("end", vec!["hbc"]),
-        ("is-ntds-online", vec!["server"]),
-        ("prepare", vec!["server", "restore-type", "expiry-token"]),
-        ("set-auth-identity", vec!["identity"]),
-        ("set-current-backup-log", vec!["server", "log-number"]),
-    ]
-    .into_iter()
-    .map(|(n, p)| (n.to_string(), p.into_iter().map(String::from).collect()))
-    .collect();
-    assert_eq!(functions, expected);
-    assert!(instance
+    let has_resource = instance
         .exports(&engine)
-        .any(|(n, i)| n == "restore-context" && matches!(i.ty, ComponentItem::Resource(_))));
+        .any(|(n, i)| n == resource && matches!(i.ty, ComponentItem::Resource(_)));
+    (functions, has_resource)
+}
+
+fn expected(list: &[(&str, &[&str])]) -> Vec<(String, Vec<String>)> {
+    list.iter()
+        .map(|(n, p)| (n.to_string(), p.iter().map(|s| s.to_string()).collect()))
+        .collect()
+}
+
+#[test]
+fn the_guest_exports_restore_client_with_every_contract_function() {
+    let (functions, has_context) =
+        exported_functions("dsrestore:backup/restore-client@0.1.0", "restore-context");
+    assert!(has_context);
+    assert_eq!(
+        functions,
+        expected(&[
+            ("[method]restore-context.database-locations", &["self"]),
+            (
+                "[method]restore-context.register",
+                &["self", "registration"]
+            ),
+            (
+                "[method]restore-context.register-complete",
+                &["self", "restore-state"]
+            ),
+            ("end", &["hbc"]),
+            ("is-ntds-online", &["server"]),
+            ("prepare", &["server", "restore-type", "expiry-token"]),
+            ("set-auth-identity", &["identity"]),
+            ("set-current-backup-log", &["server", "log-number"]),
+        ])
+    );
+}
+
+#[test]
+fn the_guest_exports_backup_client_with_every_contract_function() {
+    let (functions, has_context) =
+        exported_functions("dsrestore:backup/backup-client@0.1.0", "backup-context");
+    assert!(has_context);
+    assert_eq!(
+        functions,
+        expected(&[
+            ("[method]backup-context.close-file", &["self"]),
+            ("[method]backup-context.get-backup-logs", &["self"]),
+            ("[method]backup-context.get-database-names", &["self"]),
+            (
+                "[method]backup-context.open-file",
+                &["self", "name", "read-hint-size"]
+            ),
+            ("[method]backup-context.read", &["self", "max-bytes"]),
+            ("[method]backup-context.truncate-logs", &["self"]),
+            ("end", &["hbc"]),
+            ("prepare", &["server", "grbit", "backup-type"]),
+        ])
+    );
 }

@@ -6,7 +6,7 @@
 
 wasmtime::component::bindgen!({
     path: "../wit",
-    world: "restore",
+    world: "client",
     imports: { default: trappable },
     with: {
         "dsrestore:backup/binding-transport.binding": crate::binding::Binding,

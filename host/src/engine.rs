@@ -11,7 +11,7 @@ use sha2::{Digest, Sha256};
 use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::Engine;
 
-use crate::bindings::{Restore, RestorePre};
+use crate::bindings::{Client, ClientPre};
 use crate::error::Error;
 use crate::state::SessionState;
 
@@ -61,8 +61,8 @@ pub(crate) fn ticks(timeout: Duration) -> u64 {
 /// The linked, ready-to-instantiate form of a guest component. Compiling takes
 /// far longer than instantiating, so each distinct component is compiled and
 /// linked once per process.
-pub(crate) fn restore_pre(component: &[u8]) -> Result<RestorePre<SessionState>, Error> {
-    static CACHE: OnceLock<Mutex<HashMap<[u8; 32], RestorePre<SessionState>>>> = OnceLock::new();
+pub(crate) fn client_pre(component: &[u8]) -> Result<ClientPre<SessionState>, Error> {
+    static CACHE: OnceLock<Mutex<HashMap<[u8; 32], ClientPre<SessionState>>>> = OnceLock::new();
     let key: [u8; 32] = Sha256::digest(component).into();
     let mut cache = CACHE
         .get_or_init(Default::default)
@@ -85,12 +85,17 @@ pub(crate) fn restore_pre(component: &[u8]) -> Result<RestorePre<SessionState>, 
         Component::new(engine, component).map_err(|e| invalid("not a valid component", e))?;
     let mut linker = Linker::<SessionState>::new(engine);
     wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(|e| invalid("linking WASI", e))?;
-    Restore::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)
+    Client::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)
         .map_err(|e| invalid("linking binding-transport", e))?;
     let pre = linker
         .instantiate_pre(&component)
         .map_err(|e| invalid("does not fit the host's imports", e))?;
-    let pre = RestorePre::new(pre).map_err(|e| invalid("does not export the restore world", e))?;
+    let pre = ClientPre::new(pre).map_err(|e| {
+        invalid(
+            "does not export the client world (restore-client and backup-client)",
+            e,
+        )
+    })?;
     cache.insert(key, pre.clone());
     Ok(pre)
 }

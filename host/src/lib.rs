@@ -17,6 +17,7 @@
 //! # Ok(()) }
 //! ```
 
+mod backup_session;
 pub mod binding;
 mod bindings;
 mod config;
@@ -32,8 +33,9 @@ mod stats;
 pub mod target;
 pub mod transport;
 
+pub use backup_session::BackupSession;
 pub use bindings::dsrestore::backup::types::{
-    Bft, DatabaseLocation, Registration, RestoreFlags, RestoreMapEntry,
+    BackupType, Bft, DatabaseLocation, Registration, RestoreFlags, RestoreMapEntry,
 };
 pub use config::{Allowlist, Config, Limits};
 pub use dsrestore_protocol::codes;

@@ -3,12 +3,13 @@
 
 use std::sync::{Arc, Mutex};
 
+use crate::backup_session::BackupSession;
 use crate::bindings::dsrestore::backup::types::{
-    self, DatabaseLocation, Registration, RestoreFlags,
+    self, BackupType, DatabaseLocation, Registration, RestoreFlags,
 };
-use crate::bindings::RestorePre;
+use crate::bindings::ClientPre;
 use crate::config::Config;
-use crate::engine::restore_pre;
+use crate::engine::client_pre;
 use crate::error::Error;
 use crate::guests::RESTORE_GUEST;
 use crate::handles::{self, HandleTable};
@@ -24,7 +25,7 @@ use crate::transport::Identity;
 /// different handles run concurrently. Every session gets its own wasmtime
 /// `Store`, so a guest trap or a bad call reaches no other session.
 pub struct Runtime {
-    pre: RestorePre<SessionState>,
+    pre: ClientPre<SessionState>,
     shared: Arc<Shared>,
     handles: HandleTable,
     identity: Mutex<Option<Identity>>,
@@ -34,7 +35,7 @@ impl Runtime {
     /// A runtime with `config`. Compiles the guest the first time a process
     /// uses it.
     pub fn new(config: Config) -> Result<Runtime, Error> {
-        let pre = restore_pre(config.component.as_deref().unwrap_or(RESTORE_GUEST))?;
+        let pre = client_pre(config.component.as_deref().unwrap_or(RESTORE_GUEST))?;
         let shared = Arc::new(Shared {
             transport: config.transport,
             allowlist: config.allowlist,
@@ -112,6 +113,22 @@ impl Runtime {
                 .call_prepare(s, server, restore_type, expiry_token)
         })?;
         Ok(Session::new(sandbox, hbc))
+    }
+
+    /// DsBackupPrepare: starts a backup of `server`; returns the session and
+    /// the expiry token to keep with the backup.
+    pub fn prepare_backup(
+        &self,
+        server: &str,
+        grbit: u32,
+        backup_type: BackupType,
+    ) -> Result<(BackupSession, Vec<u8>), Error> {
+        let mut sandbox = self.sandbox()?;
+        let (hbc, token) = sandbox.call("backup prepare", |g, s| {
+            g.dsrestore_backup_backup_client()
+                .call_prepare(s, server, grbit, backup_type)
+        })?;
+        Ok((BackupSession::new(sandbox, hbc), token))
     }
 
     /// [`Runtime::prepare`], returning a numeric handle for the other handle calls.

@@ -13,7 +13,7 @@ use wasmtime::component::ResourceAny;
 use wasmtime::{Store, Trap, UpdateDeadline};
 
 use crate::bindings::dsrestore::backup::types;
-use crate::bindings::Restore;
+use crate::bindings::Client;
 use crate::engine::{engine, ticks};
 use crate::error::Error;
 use crate::state::{SessionState, Shared};
@@ -25,7 +25,7 @@ static NEXT_SESSION: AtomicU64 = AtomicU64::new(1);
 pub(crate) struct Sandbox {
     pub id: u64,
     store: Store<SessionState>,
-    guest: Restore,
+    guest: Client,
     /// Set once the guest trapped: the store is poisoned and is never entered again.
     dead: Option<Error>,
     finished: bool,
@@ -33,7 +33,7 @@ pub(crate) struct Sandbox {
 
 impl Sandbox {
     pub fn new(
-        pre: &crate::bindings::RestorePre<SessionState>,
+        pre: &crate::bindings::ClientPre<SessionState>,
         shared: &Arc<Shared>,
     ) -> Result<Sandbox, Error> {
         let id = NEXT_SESSION.fetch_add(1, Ordering::Relaxed);
@@ -78,7 +78,7 @@ impl Sandbox {
     pub fn call<R>(
         &mut self,
         op: &str,
-        f: impl FnOnce(&Restore, &mut Store<SessionState>) -> wasmtime::Result<Result<R, types::Error>>,
+        f: impl FnOnce(&Client, &mut Store<SessionState>) -> wasmtime::Result<Result<R, types::Error>>,
     ) -> Result<R, Error> {
         if let Some(dead) = &self.dead {
             return Err(Error::new(

@@ -34,6 +34,23 @@ impl Fixture {
         }
     }
 
+    /// An online target with a database of `database_bytes`, a checkpoint and
+    /// logs 0x10..=0x13.
+    pub fn online_with_data(database_bytes: u64) -> Fixture {
+        let fx = Fixture::with(InitOptions {
+            online: true,
+            ..Default::default()
+        });
+        dsrestore_host::target::sample::populate(
+            fx.target.layout(),
+            database_bytes,
+            0x10..=0x13,
+            7,
+        )
+        .expect("sample data");
+        fx
+    }
+
     /// A valid expiry token issued by this target.
     pub fn token(&self) -> Vec<u8> {
         self.target.issue_expiry_token()

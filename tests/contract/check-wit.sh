@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Checks that the release guest component carries exactly the contract in wit/:
+# Checks that the release guest component (world `client`: restore-client and
+# backup-client) carries exactly the contract in wit/:
 # the `dsrestore:backup` package decoded from the guest must equal the one
 # decoded from a dummy component built from wit/ alone (both by wasm-tools, so
 # ordering and formatting are the same; doc comments are not compared).
@@ -13,7 +14,11 @@ trap 'rm -rf "$work"' EXIT
 cargo build --release --target wasm32-wasip2 -p dsrestore
 guest=target/wasm32-wasip2/release/dsrestore.wasm
 
-"$wasm_tools" component embed --dummy wit --world restore -o "$work/dummy.wasm"
+# Each world of the package stands on its own.
+for world in restore backup client; do
+    "$wasm_tools" component embed --dummy wit --world "$world" -o "$work/$world.wasm"
+done
+"$wasm_tools" component embed --dummy wit --world client -o "$work/dummy.wasm"
 "$wasm_tools" component new "$work/dummy.wasm" -o "$work/dummy.component.wasm"
 package() { "$wasm_tools" component wit "$1" | awk '/^package dsrestore:backup@0.1.0 \{/,/^}/' | grep -v '^\s*///'; }
 package "$work/dummy.component.wasm" > "$work/contract.wit"

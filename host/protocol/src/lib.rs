@@ -16,3 +16,4 @@ pub mod messages;
 
 pub use codec::{decode, encode, DecodeError};
 pub use messages::*;
+pub use serde_bytes::ByteBuf;

@@ -13,6 +13,12 @@ use crate::codes::Hresult;
 /// The protocol versions this crate speaks.
 pub const PROTOCOL_VERSIONS: &[u32] = &[1];
 
+/// DsBackupOpenFile's read hint and DsBackupRead's buffer size must be a
+/// multiple of 8192 and at least 24576.
+pub fn is_valid_transfer_size(size: u32) -> bool {
+    size >= 24_576 && size.is_multiple_of(8_192)
+}
+
 /// BFT codes as the ntdsbcli header defines them: the first character of each
 /// location entry.
 pub mod bft {
@@ -60,6 +66,27 @@ pub enum Request {
     RestoreEnd,
     /// DsSetCurrentBackupLog. Reply: `null`.
     SetCurrentBackupLog { log_number: u32 },
+    /// DsBackupPrepare: starts the binding's backup session. Reply: [`BackupPrepared`].
+    BackupPrepare {
+        /// Passed through to the database engine; should be 0.
+        grbit: u32,
+        /// The BACKUP_TYPE_* value (0x01 full, 0x02 logs only, 0x04 incremental).
+        backup_type: u32,
+    },
+    /// DsBackupGetDatabaseNames. Reply: a list of [`Location`].
+    GetDatabaseNames,
+    /// DsBackupOpenFile. Reply: [`FileOpened`].
+    OpenFile { name: String, read_hint_size: u32 },
+    /// DsBackupRead. Reply: a byte string of 1 to `max-bytes` bytes.
+    Read { max_bytes: u32 },
+    /// DsBackupClose. Reply: `null`.
+    CloseFile,
+    /// DsBackupGetBackupLogs. Reply: a list of [`Location`].
+    GetBackupLogs,
+    /// DsBackupTruncateLogs. Reply: `null`.
+    TruncateLogs,
+    /// DsBackupEnd: ends the binding's backup session. Reply: `null`.
+    BackupEnd,
 }
 
 impl Request {
@@ -74,6 +101,14 @@ impl Request {
             Request::RegisterComplete { .. } => "register-complete",
             Request::RestoreEnd => "restore-end",
             Request::SetCurrentBackupLog { .. } => "set-current-backup-log",
+            Request::BackupPrepare { .. } => "backup-prepare",
+            Request::GetDatabaseNames => "get-database-names",
+            Request::OpenFile { .. } => "open-file",
+            Request::Read { .. } => "read",
+            Request::CloseFile => "close-file",
+            Request::GetBackupLogs => "get-backup-logs",
+            Request::TruncateLogs => "truncate-logs",
+            Request::BackupEnd => "backup-end",
         }
     }
 }
@@ -115,7 +150,26 @@ pub struct Prepared {
     pub restricted: bool,
 }
 
-/// One entry of the `DatabaseLocations` reply.
+/// The reply to `BackupPrepare`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct BackupPrepared {
+    /// The server's id of the backup session, for messages and logs.
+    pub session: u64,
+    /// The expiry token to keep with the backup; DsRestorePrepare checks it.
+    #[serde(with = "serde_bytes")]
+    pub expiry_token: Vec<u8>,
+}
+
+/// The reply to `OpenFile`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileOpened {
+    /// The file's size in bytes.
+    pub size: u64,
+}
+
+/// One entry of the `DatabaseLocations`, `GetDatabaseNames` and
+/// `GetBackupLogs` replies.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Location {
     /// The BFT code ([`bft`]).

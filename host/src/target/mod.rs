@@ -8,9 +8,12 @@
 //! tokens, validates registrations, holds the restore interlock and writes the
 //! record durably.
 
+mod backup;
 mod durable;
+pub mod files;
 mod layout;
 pub mod record;
+pub mod sample;
 mod server;
 mod settings;
 mod token;
@@ -25,6 +28,7 @@ use dsrestore_protocol::codes;
 use dsrestore_protocol::{Prepared, Registration, WireError};
 use serde::Serialize;
 
+pub use backup::MAX_READ;
 pub use layout::Layout;
 pub use record::{RecordState, RestoreRecord};
 pub use server::ServerConnection;
@@ -32,6 +36,11 @@ pub use settings::{Settings, DEFAULT_TOMBSTONE_LIFETIME_DAYS};
 pub use token::ExpiryToken;
 
 use crate::error::Error;
+
+/// BACKUP_TYPE_* values.
+const BACKUP_TYPE_FULL: u32 = 0x01;
+const BACKUP_TYPE_LOGS_ONLY: u32 = 0x02;
+const BACKUP_TYPE_INCREMENTAL: u32 = 0x04;
 
 /// RESTORE_TYPE_* bits.
 const RESTORE_TYPE_AUTHORITATIVE: u32 = 0x01;
@@ -313,6 +322,53 @@ impl Target {
 
     fn io_failure(&self, what: &str, e: std::io::Error) -> WireError {
         Error::io(&format!("{}: {what}", self.name), e).into()
+    }
+
+    /// DsBackupPrepare on the target: needs the directory service online;
+    /// returns the session id and the expiry token of this backup.
+    fn begin_backup(
+        &self,
+        backup_type: u32,
+    ) -> Result<dsrestore_protocol::BackupPrepared, WireError> {
+        match backup_type {
+            BACKUP_TYPE_FULL => {}
+            BACKUP_TYPE_LOGS_ONLY => {
+                return Err(fail(
+                    codes::ERROR_NOT_SUPPORTED,
+                    format!("{}: BACKUP_TYPE_LOGS_ONLY is not supported", self.name),
+                ))
+            }
+            BACKUP_TYPE_INCREMENTAL => {
+                return Err(fail(
+                    codes::ERROR_INVALID_PARAMETER,
+                    format!(
+                        "{}: BACKUP_TYPE_INCREMENTAL is not supported: only full backups are",
+                        self.name
+                    ),
+                ))
+            }
+            other => {
+                return Err(fail(
+                    codes::ERROR_INVALID_PARAMETER,
+                    format!("{}: unknown backup type {other:#x}", self.name),
+                ))
+            }
+        }
+        if !self.is_online() {
+            return Err(fail(
+                codes::HR_COULD_NOT_CONNECT,
+                format!(
+                    "{}: the directory service is not running; a backup needs it online",
+                    self.name
+                ),
+            ));
+        }
+        let session = self.next_session.fetch_add(1, Ordering::Relaxed);
+        tracing::info!(target = %self.name, session, "backup session prepared");
+        Ok(dsrestore_protocol::BackupPrepared {
+            session,
+            expiry_token: self.issue_expiry_token(),
+        })
     }
 
     /// DsRestorePrepare on the target.

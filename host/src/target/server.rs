@@ -8,6 +8,7 @@ use dsrestore_protocol::codes;
 use dsrestore_protocol::{decode, encode, HelloOk, Reply, Request, WireError, PROTOCOL_VERSIONS};
 use serde::Serialize;
 
+use super::backup::BackupSession;
 use super::{SessionPhase, Target};
 
 /// One binding's conversation with a target.
@@ -16,6 +17,7 @@ pub struct ServerConnection {
     peer: String,
     greeted: bool,
     session: Option<ServerSession>,
+    backup: Option<BackupSession>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -43,6 +45,7 @@ impl ServerConnection {
             peer: peer.to_string(),
             greeted: false,
             session: None,
+            backup: None,
         }
     }
 
@@ -108,15 +111,7 @@ impl ServerConnection {
                 flags,
                 expiry_token,
             } => {
-                if let Some(s) = &self.session {
-                    return Err(fail(
-                        codes::ERROR_INVALID_PARAMETER,
-                        format!(
-                            "{name}: this binding already carries restore session {}",
-                            s.id
-                        ),
-                    ));
-                }
+                self.refuse_second_session()?;
                 let prepared = self.target.begin_session(flags, expiry_token.as_deref())?;
                 self.session = Some(ServerSession {
                     id: prepared.session,
@@ -157,6 +152,88 @@ impl ServerConnection {
                 self.target.end_session(s.id, "restore-end");
                 ok(())
             }
+            Request::BackupPrepare { backup_type, .. } => {
+                self.refuse_second_session()?;
+                let prepared = self.target.begin_backup(backup_type)?;
+                self.backup = Some(BackupSession::new(prepared.session));
+                ok(prepared)
+            }
+            Request::GetDatabaseNames => {
+                let target = Arc::clone(&self.target);
+                ok(self
+                    .backup_session("get-database-names")?
+                    .database_names(&target)?)
+            }
+            Request::GetBackupLogs => {
+                let target = Arc::clone(&self.target);
+                ok(self
+                    .backup_session("get-backup-logs")?
+                    .backup_logs(&target)?)
+            }
+            Request::OpenFile {
+                name: file,
+                read_hint_size,
+            } => {
+                let target = Arc::clone(&self.target);
+                ok(self
+                    .backup_session("open-file")?
+                    .open_file(&target, &file, read_hint_size)?)
+            }
+            Request::Read { max_bytes } => {
+                let target = Arc::clone(&self.target);
+                ok(self.backup_session("read")?.read(&target, max_bytes)?)
+            }
+            Request::CloseFile => {
+                let target = Arc::clone(&self.target);
+                self.backup_session("close-file")?.close_file(&target)?;
+                ok(())
+            }
+            Request::TruncateLogs => {
+                let target = Arc::clone(&self.target);
+                self.backup_session("truncate-logs")?
+                    .truncate_logs(&target)?;
+                ok(())
+            }
+            Request::BackupEnd => {
+                self.backup_session("backup-end")?;
+                self.end_backup("backup-end");
+                ok(())
+            }
+        }
+    }
+
+    /// One session per binding, restore or backup.
+    fn refuse_second_session(&self) -> Result<(), WireError> {
+        let id = self
+            .session
+            .map(|s| s.id)
+            .or(self.backup.as_ref().map(|b| b.id));
+        match id {
+            Some(id) => Err(fail(
+                codes::ERROR_INVALID_PARAMETER,
+                format!(
+                    "{}: this binding already carries session {id}",
+                    self.target.name()
+                ),
+            )),
+            None => Ok(()),
+        }
+    }
+
+    /// The binding's backup session.
+    fn backup_session(&mut self, op: &str) -> Result<&mut BackupSession, WireError> {
+        let name = self.target.name().to_string();
+        self.backup.as_mut().ok_or_else(|| {
+            fail(
+                codes::ERROR_INVALID_PARAMETER,
+                format!("{name}: {op} needs a backup session: backup-prepare first"),
+            )
+        })
+    }
+
+    fn end_backup(&mut self, why: &str) {
+        if let Some(b) = self.backup.take() {
+            tracing::info!(target = %self.target.name(), session = b.id, "{why}: backup session ended");
         }
     }
 
@@ -189,11 +266,13 @@ impl ServerConnection {
 }
 
 impl Drop for ServerConnection {
-    /// A binding that closes without restore-end has its session ended here.
+    /// A binding that closes without restore-end or backup-end has its session
+    /// ended here (an open backup file is closed with it).
     fn drop(&mut self) {
         if let Some(s) = self.session.take() {
             self.target
                 .end_session(s.id, "binding closed without restore-end");
         }
+        self.end_backup("binding closed without backup-end");
     }
 }

@@ -1,4 +1,4 @@
-//! A test-only guest of the `restore` world that traps on purpose.
+//! A test-only guest of the `client` world that traps on purpose.
 //!
 //! `prepare` succeeds after opening one binding (so the host has something to
 //! clean up); `database-locations` panics, which traps and poisons the
@@ -8,13 +8,14 @@
 
 wit_bindgen::generate!({
     path: "../../../wit",
-    world: "restore",
+    world: "client",
 });
 
 use dsrestore::backup::binding_transport::Binding;
 use dsrestore::backup::types::{
-    AuthIdentity, DatabaseLocation, Error, Hresult, Registration, RestoreFlags,
+    AuthIdentity, BackupType, DatabaseLocation, Error, Hresult, Registration, RestoreFlags,
 };
+use exports::dsrestore::backup::backup_client::{self, BackupContext, GuestBackupContext};
 use exports::dsrestore::backup::restore_client::{Guest, GuestRestoreContext, RestoreContext};
 
 struct Trapping;
@@ -76,6 +77,47 @@ impl GuestRestoreContext for Context {
     }
 
     fn register_complete(&self, _: Hresult) -> Result<(), Error> {
+        Err(not_here())
+    }
+}
+
+/// The backup family is not part of what this guest tests: prepare refuses.
+struct NoBackup;
+
+impl backup_client::Guest for Trapping {
+    type BackupContext = NoBackup;
+
+    fn prepare(_: String, _: u32, _: BackupType) -> Result<(BackupContext, Vec<u8>), Error> {
+        Err(not_here())
+    }
+
+    fn end(_: BackupContext) -> Result<(), Error> {
+        Err(not_here())
+    }
+}
+
+impl GuestBackupContext for NoBackup {
+    fn get_database_names(&self) -> Result<Vec<DatabaseLocation>, Error> {
+        Err(not_here())
+    }
+
+    fn open_file(&self, _: String, _: u32) -> Result<u64, Error> {
+        Err(not_here())
+    }
+
+    fn read(&self, _: u32) -> Result<Vec<u8>, Error> {
+        Err(not_here())
+    }
+
+    fn close_file(&self) -> Result<(), Error> {
+        Err(not_here())
+    }
+
+    fn get_backup_logs(&self) -> Result<Vec<DatabaseLocation>, Error> {
+        Err(not_here())
+    }
+
+    fn truncate_logs(&self) -> Result<(), Error> {
         Err(not_here())
     }
 }

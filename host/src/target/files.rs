@@ -1,0 +1,86 @@
+//! The files a target backs up: its database, its checkpoint and its logs
+//! (`edbXXXXX.log`, hexadecimal generations).
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+use dsrestore_protocol::{bft, Location};
+
+use super::Layout;
+
+/// The checkpoint file's name, in the checkpoint directory.
+pub const CHECKPOINT: &str = "edb.chk";
+
+/// A log's generation from its file name: `edb0001A.log` is 0x1A. Five hex
+/// digits up to 0xFFFFF, eight beyond ("11.3" names).
+pub fn log_generation(file_name: &str) -> Option<u32> {
+    let hex = file_name.strip_prefix("edb")?.strip_suffix(".log")?;
+    if !(hex.len() == 5 || hex.len() == 8) || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    u32::from_str_radix(hex, 16).ok()
+}
+
+/// The file name of log `generation`.
+pub fn log_name(generation: u32) -> String {
+    if generation <= 0xFFFFF {
+        format!("edb{generation:05X}.log")
+    } else {
+        format!("edb{generation:08X}.log")
+    }
+}
+
+fn location(code: u8, path: &Path) -> Location {
+    Location {
+        bft: code,
+        path: path.to_string_lossy().into_owned(),
+    }
+}
+
+/// DsBackupGetDatabaseNames: the database and, if present, the checkpoint.
+pub fn database_names(layout: &Layout) -> io::Result<Vec<Location>> {
+    let mut names = Vec::new();
+    let database = layout.database_file();
+    if database.is_file() {
+        names.push(location(bft::NTDS_DATABASE, &database));
+    }
+    let checkpoint = layout.checkpoint_dir().join(CHECKPOINT);
+    if checkpoint.is_file() {
+        names.push(location(bft::CHECKPOINT_DIR, &checkpoint));
+    }
+    Ok(names)
+}
+
+/// DsBackupGetBackupLogs: every numbered log, by generation.
+pub fn backup_logs(layout: &Layout) -> io::Result<Vec<Location>> {
+    let mut logs: Vec<(u32, PathBuf)> = Vec::new();
+    for entry in std::fs::read_dir(layout.log_dir())? {
+        let entry = entry?;
+        let name = entry.file_name();
+        if let Some(generation) = name.to_str().and_then(log_generation) {
+            if entry.file_type()?.is_file() {
+                logs.push((generation, entry.path()));
+            }
+        }
+    }
+    logs.sort();
+    Ok(logs.iter().map(|(_, p)| location(bft::LOG, p)).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn log_names_and_generations_are_hexadecimal() {
+        assert_eq!(log_name(1), "edb00001.log");
+        assert_eq!(log_name(0xFF), "edb000FF.log");
+        assert_eq!(log_name(0x100000), "edb00100000.log");
+        assert_eq!(log_generation("edb000FF.log"), Some(0xFF));
+        assert_eq!(log_generation("edb0001a.log"), Some(0x1A));
+        assert_eq!(log_generation("edb00100000.log"), Some(0x100000));
+        assert_eq!(log_generation("edb.log"), None);
+        assert_eq!(log_generation("edb0001G.log"), None);
+        assert_eq!(log_generation("res1.log"), None);
+    }
+}
