@@ -18,6 +18,7 @@
 //! ```
 
 mod backup_session;
+pub mod backup_set;
 pub mod binding;
 mod bindings;
 mod config;
@@ -32,6 +33,7 @@ mod state;
 mod stats;
 pub mod target;
 pub mod transport;
+mod workflow;
 
 pub use backup_session::BackupSession;
 pub use bindings::dsrestore::backup::types::{
@@ -45,3 +47,4 @@ pub use session::{EndReport, Session};
 pub use stats::Stats;
 pub use target::{InitOptions, Target};
 pub use transport::{Connection, EmbeddedTransport, Identity, Transport};
+pub use workflow::{BackupReport, Progress, RestoreReport, Stage};

@@ -79,6 +79,12 @@ codes! {
     HR_UNKNOWN_EXPIRY_TOKEN_FORMAT = 0xC7FF_0010;
     /// The backup's contents are out of date (ntdsbmsg.h).
     HR_CONTENTS_EXPIRED = 0xC7FF_0011;
+    /// The backup is not valid: a file's size or checksum is wrong (ntdsbmsg.h).
+    HR_INVALID_BACKUP = 0xC800_020E;
+    /// A log file is missing (ntdsbmsg.h).
+    HR_MISSING_LOG_FILE = 0xC800_0210;
+    /// The logs given are not contiguous (ntdsbmsg.h).
+    HR_GIVEN_LOG_FILE_IS_NOT_CONTIGUOUS = 0xC800_022C;
     /// The database is inconsistent: a restore failed (ntdsbmsg.h).
     HR_DATABASE_INCONSISTENT = 0xC800_0226;
 }
@@ -97,6 +103,9 @@ pub fn display_name(code: Hresult) -> Option<&'static str> {
         HR_UNKNOWN_EXPIRY_TOKEN_FORMAT => "hrUnknownExpiryTokenFormat",
         HR_CONTENTS_EXPIRED => "hrContentsExpired",
         HR_DATABASE_INCONSISTENT => "hrDatabaseInconsistent",
+        HR_INVALID_BACKUP => "hrInvalidBackup",
+        HR_MISSING_LOG_FILE => "hrMissingLogFile",
+        HR_GIVEN_LOG_FILE_IS_NOT_CONTIGUOUS => "hrGivenLogFileIsNotContiguous",
         other => return name(other),
     })
 }

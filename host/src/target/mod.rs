@@ -9,7 +9,7 @@
 //! record durably.
 
 mod backup;
-mod durable;
+pub(crate) mod durable;
 pub mod files;
 mod layout;
 pub mod record;
