@@ -12,6 +12,7 @@ extern crate alloc;
 
 pub mod codec;
 pub mod codes;
+pub mod framing;
 pub mod messages;
 
 pub use codec::{decode, encode, DecodeError};

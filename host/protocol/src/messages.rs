@@ -265,6 +265,12 @@ mod tests {
     }
 
     #[test]
+    fn ok_null_reply_encoding_is_as_documented() {
+        // docs/protocol.md: {"ok": null} is a1 62 6f6b f6.
+        assert_eq!(encode(&Reply::<()>::Ok(())), b"\xa1\x62ok\xf6");
+    }
+
+    #[test]
     fn replies_are_ok_or_err_maps() {
         let ok: Reply<bool> = Reply::Ok(true);
         assert_eq!(decode::<Reply<bool>>(&encode(&ok)).unwrap(), ok);
