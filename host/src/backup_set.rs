@@ -92,10 +92,12 @@ impl BackupSet {
         let path = dir.join(MANIFEST);
         let bytes = match fs::read(&path) {
             Ok(bytes) => bytes,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(invalid(format!(
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                return Err(invalid(format!(
                 "{} has no {MANIFEST}: the backup set is incomplete (its backup did not finish)",
                 dir.display()
-            ))),
+            )))
+            }
             Err(e) => return Err(Error::io(&format!("reading {}", path.display()), e)),
         };
         let manifest: Manifest = serde_json::from_slice(&bytes)

@@ -5,7 +5,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::transport::{EmbeddedTransport, Transport};
+use crate::transport::{StandardTransport, Transport};
 
 /// Which servers a guest may open bindings to.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -60,7 +60,8 @@ impl Default for Limits {
 /// The configuration of a [`Runtime`](crate::Runtime).
 #[derive(Clone)]
 pub struct Config {
-    /// How bindings reach targets; the embedded transport by default.
+    /// How bindings reach targets; by default `local:<dir>` is the embedded
+    /// target and `tcp://host:port` an agent.
     pub transport: Arc<dyn Transport>,
     /// Which servers may be reached.
     pub allowlist: Allowlist,
@@ -73,7 +74,7 @@ pub struct Config {
 impl Default for Config {
     fn default() -> Self {
         Config {
-            transport: Arc::new(EmbeddedTransport),
+            transport: Arc::new(StandardTransport::default()),
             allowlist: Allowlist::Any,
             limits: Limits::default(),
             component: None,

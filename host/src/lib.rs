@@ -17,6 +17,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod agent;
 mod backup_session;
 pub mod backup_set;
 pub mod binding;
@@ -46,5 +47,7 @@ pub use runtime::Runtime;
 pub use session::{EndReport, Session};
 pub use stats::Stats;
 pub use target::{InitOptions, Target};
-pub use transport::{Connection, EmbeddedTransport, Identity, Transport};
+pub use transport::{
+    Connection, EmbeddedTransport, Identity, StandardTransport, TcpTransport, Transport,
+};
 pub use workflow::{BackupReport, Progress, RestoreReport, Stage};

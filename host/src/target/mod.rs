@@ -210,8 +210,21 @@ impl Target {
         Ok(target)
     }
 
+    /// The target's state, re-read from disk: another process (the CLI taking
+    /// the target offline while an agent serves it) may have changed it, and
+    /// the files are the truth. Every change is written to disk before it is
+    /// made in memory, so re-reading never loses one. Live sessions and the
+    /// interlock belong to this process and are not on disk.
     fn lock(&self) -> MutexGuard<'_, Inner> {
-        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+        let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        let state = self.layout.state_dir();
+        if let Ok(settings) = settings::load(&state) {
+            inner.settings = settings;
+        }
+        if let Ok(record) = record::load(&state) {
+            inner.record = record;
+        }
+        inner
     }
 
     /// The server's name.

@@ -3,11 +3,16 @@
 //! enforces the runtime's policy and closes the connection when dropped.
 
 mod embedded;
+mod frames;
+mod standard;
+mod tcp;
 
 use std::fmt;
 use std::time::Instant;
 
 pub use embedded::EmbeddedTransport;
+pub use standard::StandardTransport;
+pub use tcp::TcpTransport;
 
 use crate::error::Error;
 

@@ -1,0 +1,131 @@
+//! `dsrestore agent`: serve a target over TCP; `dsrestore agent add-user`.
+
+use std::io::{BufRead, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use dsrestore_host::agent::{Agent, AgentOptions, Users};
+use dsrestore_host::{codes, Error, Target};
+use serde_json::json;
+
+use crate::args::{AgentArgs, AgentCommand, Global};
+use crate::outcome::succeed;
+use crate::settings::{split_user, Settings};
+
+fn users_file(target: &Path, explicit: Option<PathBuf>) -> PathBuf {
+    explicit.unwrap_or_else(|| target.join("state").join("agent-users.json"))
+}
+
+pub fn run(args: AgentArgs, global: &Global, settings: &Settings) -> Result<ExitCode, Error> {
+    if let Some(AgentCommand::AddUser {
+        target,
+        name,
+        users,
+    }) = args.command
+    {
+        return add_user(&target, &name, users, global, settings);
+    }
+    let dir = args
+        .target
+        .expect("clap requires --target without a subcommand");
+    let target = Target::open(&dir)?;
+    let users_path = users_file(target.layout().root(), args.users);
+    let users = Users::load(&users_path)?;
+    let agent = Agent::new(
+        target.clone(),
+        users,
+        AgentOptions {
+            idle_timeout: Duration::from_secs(args.idle_timeout),
+            ..AgentOptions::default()
+        },
+    )?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::io("starting the agent's runtime", e))?;
+    runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind(args.listen)
+            .await
+            .map_err(|e| Error::io(&format!("listening on {}", args.listen), e))?;
+        let local = listener
+            .local_addr()
+            .map_err(|e| Error::io("reading the listening address", e))?;
+        // The first line of stdout says where to connect (scripts read it).
+        if global.json {
+            println!(
+                "{}",
+                json!({"listening": local.to_string(), "target": target.name()})
+            );
+        } else {
+            println!("listening on tcp://{local} for target {}", target.name());
+        }
+        let _ = std::io::stdout().flush();
+        agent.serve(listener, shutdown_signal()).await
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Completes on SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                tracing::warn!("cannot watch SIGTERM: {e}");
+                std::future::pending::<()>().await
+            }
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT: shutting down"),
+        () = terminate => tracing::info!("SIGTERM: shutting down"),
+    }
+}
+
+fn add_user(
+    target: &Path,
+    name: &str,
+    users: Option<PathBuf>,
+    global: &Global,
+    settings: &Settings,
+) -> Result<ExitCode, Error> {
+    // The target must exist: its directory holds the default users file.
+    let target = Target::open(target)?;
+    let path = users_file(target.layout().root(), users);
+    let var = settings.password_env(global);
+    let password = match std::env::var(&var) {
+        Ok(p) => p,
+        Err(_) => {
+            let mut line = String::new();
+            std::io::stdin()
+                .lock()
+                .read_line(&mut line)
+                .map_err(|e| Error::io("reading the password from stdin", e))?;
+            line.trim_end_matches(['\r', '\n']).to_string()
+        }
+    };
+    if password.is_empty() {
+        return Err(Error::new(
+            codes::ERROR_INVALID_PARAMETER,
+            format!("no password for {name}: set {var} or give it on stdin"),
+        ));
+    }
+    let (domain, user) = split_user(name);
+    let mut all = Users::load(&path)?;
+    all.set(&domain, &user, &password)?;
+    all.store(&path)?;
+    Ok(succeed(
+        global.json,
+        json!({"user": name, "users-file": path, "users": all.len()}),
+        || {
+            format!(
+                "user {name} added to {} ({} users)",
+                path.display(),
+                all.len()
+            )
+        },
+    ))
+}

@@ -1,0 +1,154 @@
+//! The command line, as clap sees it. The subcommand names are a contract:
+//! scripts and checks call them.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "dsrestore",
+    version,
+    about = "Directory-services backup and restore client (ntdsbcli DsBackup*/DsRestore*) in a WebAssembly sandbox",
+    after_help = "Servers are local:<dir> (an embedded target in this process) or tcp://host:port (a dsrestore agent),\nor a name from the [servers] table of dsrestore.toml.\n\nExit codes: 0 ok, 1 other failure, 2 invalid input, 3 refused by the target,\n4 transport failure, 5 integrity failure (a damaged or incomplete backup set)."
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options every subcommand takes.
+#[derive(Args, Debug, Clone)]
+pub struct Global {
+    /// The configuration file (default: ./dsrestore.toml if it exists, or $DSRESTORE_CONFIG).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Print one JSON result on stdout instead of text.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// Authenticate as this user (DOMAIN\user or user); the password comes from --password-env.
+    #[arg(long, global = true, value_name = "DOMAIN\\USER")]
+    pub user: Option<String>,
+    /// The environment variable holding the password.
+    #[arg(long, global = true, value_name = "VAR")]
+    pub password_env: Option<String>,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Manage a restore target on a local directory.
+    #[command(subcommand)]
+    Target(TargetCommand),
+    /// Take a full backup of a server into a new backup set (DsBackupPrepare .. DsBackupEnd).
+    Backup {
+        /// The server to back up.
+        #[arg(long)]
+        server: String,
+        /// The backup set's directory (must not exist yet).
+        #[arg(long, value_name = "SET-DIR")]
+        out: PathBuf,
+    },
+    /// Restore a backup set to a server in restore mode (DsRestorePrepare .. DsRestoreEnd).
+    Restore {
+        /// The backup set's directory.
+        #[arg(long, value_name = "SET-DIR")]
+        from: PathBuf,
+        /// The server to restore to.
+        #[arg(long)]
+        server: String,
+    },
+    /// Check a backup set's manifest, sizes and checksums without touching any target.
+    Verify {
+        #[arg(value_name = "SET-DIR")]
+        set: PathBuf,
+    },
+    /// Ask whether the directory service on a server is online (DsIsNTDSOnline).
+    IsOnline {
+        #[arg(long)]
+        server: String,
+    },
+    /// List where a restore puts its files (a restricted DsRestorePrepare and
+    /// DsRestoreGetDatabaseLocations).
+    Locations {
+        #[arg(long)]
+        server: String,
+    },
+    /// Serve a target to dsrestore clients over TCP, or manage its users.
+    Agent(AgentArgs),
+    /// The quickstart: create a sample target, back it up, take it offline,
+    /// wipe its database, restore it, and print a summary.
+    Demo {
+        /// Where to put the sample target and set (default: a new temporary directory).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum TargetCommand {
+    /// Create a sample target: a database, consecutive logs and a checkpoint;
+    /// offline (restore mode) unless --online.
+    Init {
+        dir: PathBuf,
+        /// Start with the directory service online.
+        #[arg(long)]
+        online: bool,
+        /// The server's name (default: the directory's name).
+        #[arg(long)]
+        name: Option<String>,
+        /// The sample database's size in MiB.
+        #[arg(long, default_value_t = 4, value_name = "MIB")]
+        database_mib: u64,
+        /// How many logs to create (consecutive generations from 0x10).
+        #[arg(long, default_value_t = 4)]
+        logs: u32,
+        /// Create no database, logs or checkpoint.
+        #[arg(long, conflicts_with_all = ["database_mib", "logs"])]
+        empty: bool,
+    },
+    /// Show a target's state and its restore-in-progress record.
+    Status { dir: PathBuf },
+    /// Start the directory service (refused while a restore is open, registered or failed).
+    Online { dir: PathBuf },
+    /// Stop the directory service (restore mode).
+    Offline { dir: PathBuf },
+}
+
+#[derive(Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+pub struct AgentArgs {
+    #[command(subcommand)]
+    pub command: Option<AgentCommand>,
+    /// The target directory to serve.
+    #[arg(long, required = true)]
+    pub target: Option<PathBuf>,
+    /// The address to listen on; port 0 picks a free port (printed at start).
+    #[arg(long, default_value = "127.0.0.1:8389")]
+    pub listen: SocketAddr,
+    /// The users file (default: <target>/state/agent-users.json).
+    #[arg(long, value_name = "FILE")]
+    pub users: Option<PathBuf>,
+    /// Close a connection idle for this many seconds.
+    #[arg(long, default_value_t = 300, value_name = "SECONDS")]
+    pub idle_timeout: u64,
+}
+
+#[derive(Subcommand)]
+pub enum AgentCommand {
+    /// Add (or replace) a user the agent accepts; the password is read from
+    /// --password-env's variable, or from stdin's first line.
+    AddUser {
+        /// The target directory whose agent accepts the user.
+        #[arg(long)]
+        target: PathBuf,
+        /// DOMAIN\user or user.
+        #[arg(value_name = "DOMAIN\\USER")]
+        name: String,
+        /// The users file (default: <target>/state/agent-users.json).
+        #[arg(long, value_name = "FILE")]
+        users: Option<PathBuf>,
+    },
+}

@@ -1,0 +1,63 @@
+//! The `dsrestore` command: back up and restore directory servers through the
+//! sandboxed client, manage embedded targets, and serve one over TCP.
+
+mod agent_cmd;
+mod args;
+mod demo_cmd;
+mod outcome;
+mod progress;
+mod settings;
+mod target_cmd;
+mod workflow_cmd;
+
+use std::process::ExitCode;
+
+use args::{Cli, Command};
+use clap::Parser;
+use dsrestore_host::{Error, Runtime};
+use settings::Settings;
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("DSRESTORE_LOG")
+                .unwrap_or_else(|_| "warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let json = cli.global.json;
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => outcome::fail(&e, json),
+    }
+}
+
+fn run(cli: Cli) -> Result<ExitCode, Error> {
+    let global = cli.global;
+    let json = global.json;
+    let settings = Settings::load(global.config.as_deref())?;
+    let runtime = || -> Result<Runtime, Error> {
+        let rt = Runtime::new(settings.config())?;
+        rt.set_auth_identity(settings.identity(&global)?);
+        Ok(rt)
+    };
+    match cli.command {
+        Command::Target(command) => target_cmd::run(command, json),
+        Command::Backup { server, out } => {
+            workflow_cmd::backup(&runtime()?, &settings.server(&server), &out, json)
+        }
+        Command::Restore { from, server } => {
+            workflow_cmd::restore(&runtime()?, &from, &settings.server(&server), json)
+        }
+        Command::Verify { set } => workflow_cmd::verify(&set, json),
+        Command::IsOnline { server } => {
+            workflow_cmd::is_online(&runtime()?, &settings.server(&server), json)
+        }
+        Command::Locations { server } => {
+            workflow_cmd::locations(&runtime()?, &settings.server(&server), json)
+        }
+        Command::Agent(args) => agent_cmd::run(args, &global, &settings),
+        Command::Demo { dir } => demo_cmd::run(&runtime()?, dir, json),
+    }
+}

@@ -1,0 +1,122 @@
+//! How a command ends: exit codes by kind of failure, errors that say what to
+//! do next, and the one JSON result of `--json`.
+
+use std::process::ExitCode;
+
+use dsrestore_host::codes::{self, *};
+use dsrestore_host::Error;
+use serde_json::{json, Value};
+
+/// The documented exit codes of a failure (success is 0).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    Failure = 1,
+    InvalidInput = 2,
+    RefusedByTarget = 3,
+    Transport = 4,
+    Integrity = 5,
+}
+
+/// The exit code of a failure, by its HRESULT.
+pub fn exit_of(code: u32) -> Exit {
+    match code {
+        ERROR_INVALID_PARAMETER | HR_INVALID_PARAM | ERROR_FILE_NOT_FOUND => Exit::InvalidInput,
+        ERROR_ACCESS_DENIED
+        | ERROR_SERVICE_ALREADY_RUNNING
+        | ERROR_NOT_SUPPORTED
+        | HR_RESTORE_IN_PROGRESS
+        | HR_ALREADY_OPEN
+        | HR_MISSING_EXPIRY_TOKEN
+        | HR_CONTENTS_EXPIRED
+        | HR_DATABASE_INCONSISTENT => Exit::RefusedByTarget,
+        HR_COULD_NOT_CONNECT
+        | ERROR_TIMEOUT
+        | RPC_S_INVALID_BINDING
+        | RPC_S_OUT_OF_RESOURCES
+        | RPC_S_CALL_FAILED
+        | RPC_S_PROTOCOL_ERROR
+        | RPC_X_BAD_STUB_DATA => Exit::Transport,
+        HR_INVALID_BACKUP
+        | HR_MISSING_LOG_FILE
+        | HR_GIVEN_LOG_FILE_IS_NOT_CONTIGUOUS
+        | HR_UNKNOWN_EXPIRY_TOKEN_FORMAT => Exit::Integrity,
+        _ => Exit::Failure,
+    }
+}
+
+/// What to do next, by code.
+pub fn hint(code: u32) -> &'static str {
+    match code {
+        HR_COULD_NOT_CONNECT => "check the server: `local:<dir>` needs a target made by `dsrestore target init <dir>`; `tcp://host:port` needs a running `dsrestore agent`",
+        ERROR_SERVICE_ALREADY_RUNNING => "take the target offline first: `dsrestore target offline <dir>` (restore mode)",
+        HR_RESTORE_IN_PROGRESS => "another restore is registered and not complete: let it finish, or see `dsrestore target status <dir>`",
+        HR_DATABASE_INCONSISTENT => "the last restore did not complete: run `dsrestore restore` again until it succeeds",
+        HR_CONTENTS_EXPIRED => "the backup is older than the tombstone lifetime: restore a newer backup",
+        HR_MISSING_EXPIRY_TOKEN | HR_UNKNOWN_EXPIRY_TOKEN_FORMAT => "the backup set's expiry token is missing or damaged: take a new backup",
+        HR_INVALID_BACKUP | HR_MISSING_LOG_FILE | HR_GIVEN_LOG_FILE_IS_NOT_CONTIGUOUS => "the backup set is damaged or incomplete: check it with `dsrestore verify <set>` and restore another set",
+        ERROR_ACCESS_DENIED => "check --user and the password variable (--password-env), the agent's users (`dsrestore agent add-user`) and the allowlist in dsrestore.toml",
+        ERROR_TIMEOUT => "the server did not answer in time: check it is running and reachable, or raise [limits] call-timeout-secs",
+        RPC_S_CALL_FAILED | RPC_S_PROTOCOL_ERROR | RPC_X_BAD_STUB_DATA => "the connection to the server failed: check the agent's log and retry",
+        ERROR_NOT_SUPPORTED => "dsrestore supports full backups and non-authoritative (catch-up) restores only",
+        ERROR_FILE_NOT_FOUND => "check the path named above",
+        ERROR_INVALID_PARAMETER | HR_INVALID_PARAM => "check the arguments named above (`dsrestore <command> --help`)",
+        _ => "run with DSRESTORE_LOG=debug for details",
+    }
+}
+
+/// Prints a failure (text on stderr, or JSON on stdout) and returns its exit code.
+pub fn fail(e: &Error, json: bool) -> ExitCode {
+    let name = codes::display_name(e.code).unwrap_or("HRESULT");
+    if json {
+        println!(
+            "{}",
+            json!({
+                "ok": false,
+                "code": format!("{:#010x}", e.code),
+                "name": name,
+                "message": e.message,
+                "hint": hint(e.code),
+                "exit": exit_of(e.code) as u8,
+            })
+        );
+    } else {
+        eprintln!("dsrestore: error {:#010x} {name}: {}", e.code, e.message);
+        eprintln!("  next: {}", hint(e.code));
+    }
+    ExitCode::from(exit_of(e.code) as u8)
+}
+
+/// Prints a success: the JSON value, or the text.
+pub fn succeed(json: bool, value: Value, text: impl FnOnce() -> String) -> ExitCode {
+    if json {
+        let mut value = value;
+        if let Value::Object(map) = &mut value {
+            map.insert("ok".into(), Value::Bool(true));
+        }
+        println!("{value}");
+    } else {
+        let text = text();
+        if !text.is_empty() {
+            println!("{text}");
+        }
+    }
+    ExitCode::SUCCESS
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_kind_of_failure_has_its_exit_code() {
+        assert_eq!(exit_of(ERROR_INVALID_PARAMETER), Exit::InvalidInput);
+        assert_eq!(
+            exit_of(ERROR_SERVICE_ALREADY_RUNNING),
+            Exit::RefusedByTarget
+        );
+        assert_eq!(exit_of(ERROR_ACCESS_DENIED), Exit::RefusedByTarget);
+        assert_eq!(exit_of(HR_COULD_NOT_CONNECT), Exit::Transport);
+        assert_eq!(exit_of(HR_INVALID_BACKUP), Exit::Integrity);
+        assert_eq!(exit_of(HR_ERROR), Exit::Failure);
+    }
+}

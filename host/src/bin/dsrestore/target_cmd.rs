@@ -1,0 +1,118 @@
+//! `dsrestore target ...`: create and manage a local restore target.
+
+use std::process::ExitCode;
+
+use dsrestore_host::target::sample;
+use dsrestore_host::{Error, InitOptions, Target};
+use serde_json::json;
+
+use crate::args::TargetCommand;
+use crate::outcome::succeed;
+
+/// The first log generation of a sample target.
+const FIRST_SAMPLE_LOG: u32 = 0x10;
+
+pub fn run(command: TargetCommand, json: bool) -> Result<ExitCode, Error> {
+    Ok(match command {
+        TargetCommand::Init {
+            dir,
+            online,
+            name,
+            database_mib,
+            logs,
+            empty,
+        } => {
+            let target = Target::init(
+                &dir,
+                InitOptions {
+                    online,
+                    name,
+                    ..InitOptions::default()
+                },
+            )?;
+            if !empty {
+                // logs = 0 gives the empty range 0x10..=0xf.
+                let generations = FIRST_SAMPLE_LOG..=FIRST_SAMPLE_LOG + logs - 1;
+                sample::populate(target.layout(), database_mib << 20, generations, 0x5eed)
+                    .map_err(|e| Error::io("writing the sample database", e))?;
+            }
+            let root = target.layout().root().display().to_string();
+            succeed(
+                json,
+                json!({"target": target.name(), "dir": root, "server": format!("local:{root}"), "online": online}),
+                || {
+                    format!(
+                        "created target {} in {root} ({}); server: local:{root}",
+                        target.name(),
+                        if online {
+                            "online"
+                        } else {
+                            "offline, restore mode"
+                        }
+                    )
+                },
+            )
+        }
+        TargetCommand::Status { dir } => {
+            let status = Target::open(&dir)?.status();
+            let value = serde_json::to_value(&status).expect("status serializes");
+            succeed(json, value, || {
+                let mut out = format!("target {} at {}\n", status.name, status.root.display());
+                out += &format!(
+                    "  directory service: {}\n",
+                    if status.online {
+                        "online"
+                    } else {
+                        "offline (restore mode)"
+                    }
+                );
+                out += &format!("  open restore sessions: {}\n", status.open_sessions);
+                match &status.record {
+                    None => out += "  restore record: none (not blocked)",
+                    Some(r) => {
+                        let reg = &r.registration;
+                        out += &format!(
+                            "  restore record: {:?} (session {}){}\n",
+                            r.state,
+                            r.session,
+                            if matches!(r.state, dsrestore_host::target::RecordState::Complete) {
+                                ""
+                            } else {
+                                ": the target is blocked until a restore completes"
+                            }
+                        );
+                        out += &format!(
+                            "    generations: {:#x}..={:#x}\n",
+                            reg.gen_low, reg.gen_high
+                        );
+                        out += &format!(
+                            "    checkpoint: {}\n    logs: {}\n",
+                            reg.checkpoint_file_path, reg.log_path
+                        );
+                        for m in &reg.restore_map {
+                            out += &format!(
+                                "    restore map: {} -> {}\n",
+                                m.database_name, m.new_database_name
+                            );
+                        }
+                        if let Some(hr) = r.restore_state {
+                            out += &format!("    restore state: {hr:#010x}\n");
+                        }
+                        out.truncate(out.trim_end().len());
+                    }
+                }
+                out
+            })
+        }
+        TargetCommand::Online { dir } => {
+            Target::open(&dir)?.set_online(true)?;
+            succeed(json, json!({"online": true}), || "online".into())
+        }
+        TargetCommand::Offline { dir } => {
+            Target::open(&dir)?.set_online(false)?;
+            succeed(json, json!({"online": false}), || {
+                "offline (restore mode)".into()
+            })
+        }
+    })
+}

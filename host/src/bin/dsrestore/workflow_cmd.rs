@@ -1,0 +1,113 @@
+//! `dsrestore backup | restore | verify | is-online | locations`.
+
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use dsrestore_host::backup_set::BackupSet;
+use dsrestore_host::{Error, RestoreFlags, Runtime};
+use serde_json::json;
+
+use crate::outcome::succeed;
+use crate::progress::Bars;
+
+pub fn backup(rt: &Runtime, server: &str, out: &Path, json: bool) -> Result<ExitCode, Error> {
+    let started = Instant::now();
+    let mut bars = Bars::new(json);
+    let report = rt.backup(server, out, &mut |p| bars.update(p))?;
+    bars.finish();
+    let seconds = started.elapsed().as_secs_f64();
+    Ok(succeed(
+        json,
+        json!({"set": out, "server": server, "files": report.files, "bytes": report.bytes,
+               "seconds": seconds, "leaked-bindings": report.leaked_bindings}),
+        || {
+            format!(
+                "backed up {server} to {}: {} files, {} bytes in {seconds:.2} s",
+                out.display(),
+                report.files,
+                report.bytes
+            )
+        },
+    ))
+}
+
+pub fn restore(rt: &Runtime, set: &Path, server: &str, json: bool) -> Result<ExitCode, Error> {
+    let started = Instant::now();
+    let mut bars = Bars::new(json);
+    let report = rt.restore(set, server, &mut |p| bars.update(p))?;
+    bars.finish();
+    let seconds = started.elapsed().as_secs_f64();
+    Ok(succeed(
+        json,
+        json!({"set": set, "server": server, "files": report.files, "bytes": report.bytes,
+               "gen-low": report.gen_low, "gen-high": report.gen_high,
+               "seconds": seconds, "leaked-bindings": report.leaked_bindings}),
+        || {
+            format!(
+                "restored {} to {server}: {} files, {} bytes, logs {:#x}..={:#x}, in {seconds:.2} s",
+                set.display(),
+                report.files,
+                report.bytes,
+                report.gen_low,
+                report.gen_high
+            )
+        },
+    ))
+}
+
+pub fn verify(set_dir: &Path, json: bool) -> Result<ExitCode, Error> {
+    let set = BackupSet::open(set_dir)?;
+    let mut bars = Bars::new(json);
+    let total: u64 = set.manifest().files.iter().map(|f| f.size).sum();
+    set.verify(&mut |done| {
+        bars.update(&dsrestore_host::Progress {
+            stage: dsrestore_host::Stage::Verify,
+            file: "",
+            done,
+            total,
+        })
+    })?;
+    bars.finish();
+    let m = set.manifest();
+    Ok(succeed(
+        json,
+        json!({"set": set_dir, "source-server": m.source_server, "files": m.files.len(), "bytes": total}),
+        || {
+            format!(
+                "{}: complete and intact: {} files, {total} bytes, from {}",
+                set_dir.display(),
+                m.files.len(),
+                m.source_server
+            )
+        },
+    ))
+}
+
+pub fn is_online(rt: &Runtime, server: &str, json: bool) -> Result<ExitCode, Error> {
+    let online = rt.is_ntds_online(server)?;
+    Ok(succeed(
+        json,
+        json!({"server": server, "online": online}),
+        || if online { "online" } else { "offline" }.into(),
+    ))
+}
+
+pub fn locations(rt: &Runtime, server: &str, json: bool) -> Result<ExitCode, Error> {
+    let mut session = rt.prepare(server, RestoreFlags::CATCHUP, None)?;
+    let listed = session.database_locations();
+    session.end()?;
+    let locations = listed?;
+    Ok(succeed(
+        json,
+        json!({"server": server, "locations": locations.iter()
+            .map(|l| json!({"kind": format!("{:?}", l.kind), "path": l.path})).collect::<Vec<_>>()}),
+        || {
+            locations
+                .iter()
+                .map(|l| format!("{:<15} {}", format!("{:?}", l.kind), l.path))
+                .collect::<Vec<_>>()
+                .join("\n")
+        },
+    ))
+}

@@ -1,0 +1,32 @@
+//! The default transport: routes `local:<dir>` to the embedded target and
+//! `tcp://host:port` to an agent.
+
+use super::{Connection, EmbeddedTransport, Identity, TcpTransport, Transport};
+use crate::error::Error;
+use dsrestore_protocol::codes;
+
+/// Routes by the server name's scheme.
+#[derive(Debug, Clone, Default)]
+pub struct StandardTransport {
+    pub embedded: EmbeddedTransport,
+    pub tcp: TcpTransport,
+}
+
+impl Transport for StandardTransport {
+    fn open(
+        &self,
+        server: &str,
+        identity: Option<&Identity>,
+    ) -> Result<Box<dyn Connection>, Error> {
+        if server.starts_with("local:") {
+            self.embedded.open(server, identity)
+        } else if server.starts_with("tcp://") {
+            self.tcp.open(server, identity)
+        } else {
+            Err(Error::new(
+                codes::HR_COULD_NOT_CONNECT,
+                format!("server {server:?}: use local:<dir> for an embedded target or tcp://host:port for an agent"),
+            ))
+        }
+    }
+}
