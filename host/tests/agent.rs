@@ -48,7 +48,7 @@ fn backup_and_restore_through_an_authenticated_agent() {
     let (_, status) = run_json(&["target", "status", path(&target)]);
     assert_eq!(status["record"]["state"], "complete");
     // SIGTERM: a graceful exit.
-    assert!(agent.signal(15).success());
+    assert!(agent.signal(libc::SIGTERM).success());
 }
 
 #[test]
@@ -146,7 +146,7 @@ fn agent_killed_mid_restore_leaves_the_target_blocked_and_a_new_restore_complete
                 gen_high: 0x12,
             })
             .unwrap();
-        assert!(!agent.signal(9).success());
+        assert!(!agent.signal(libc::SIGKILL).success());
         let e = session.register_complete(codes::S_OK).unwrap_err();
         assert_eq!(e.code, codes::RPC_S_CALL_FAILED, "{e}");
         session.end().unwrap_err();

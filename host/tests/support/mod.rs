@@ -86,14 +86,12 @@ impl AgentProcess {
         AgentProcess { child, server }
     }
 
-    /// Sends `signal` (by number) and waits for the agent to exit.
-    pub fn signal(mut self, signal: i32) -> std::process::ExitStatus {
-        let pid = self.child.id().to_string();
-        let sent = Command::new("kill")
-            .args([format!("-{signal}"), pid])
-            .status()
-            .unwrap();
-        assert!(sent.success());
+    /// Sends `signal` (SIGTERM, SIGKILL, ...) and waits for the agent to exit.
+    pub fn signal(mut self, signal: libc::c_int) -> std::process::ExitStatus {
+        let pid = libc::pid_t::try_from(self.child.id()).expect("a pid fits pid_t");
+        // SAFETY: kill(2) on our own child's pid; it has not been waited for,
+        // so the pid cannot have been reused.
+        assert_eq!(unsafe { libc::kill(pid, signal) }, 0, "kill failed");
         self.child.wait().unwrap()
     }
 }
