@@ -81,7 +81,9 @@ pub fn run(rt: &Runtime, dir: Option<PathBuf>, json: bool) -> Result<ExitCode, E
                "status": serde_json::to_value(&status).expect("status serializes")}),
         || {
             format!(
-                "\ndemo summary\n  target:          {server}\n  backup set:      {}\n  files:           {}\n  bytes:           {}\n  time:            {seconds:.2} s\n  restore record:  {}\n  leaked bindings: {leaked}",
+                "\ndemo summary\n  target:          {server}\n  status:          {}, {} open sessions\n  backup set:      {}\n  files:           {}\n  bytes:           {}\n  time:            {seconds:.2} s\n  restore record:  {}\n  leaked bindings: {leaked}",
+                if status.online { "online" } else { "offline (restore mode)" },
+                status.open_sessions,
                 set.display(),
                 restore.files,
                 restore.bytes,
