@@ -116,10 +116,42 @@ fn assert_refused_before_register(corrupt: impl FnOnce(&Path), code: u32, names:
     assert!(err.message.contains(names), "{err} should name {names}");
     assert!(fresh.target.record().is_none(), "nothing was registered");
     assert_eq!(fresh.target.status().open_sessions, 0);
-    assert!(
-        !fresh.target.layout().database_file().exists(),
-        "nothing was copied"
-    );
+    assert_no_data_files(&fresh);
+    assert_eq!(rt.stats().bindings_open(), 0);
+}
+
+/// The fresh target's data directories hold nothing: no restored file and no
+/// staged one left behind.
+fn assert_no_data_files(fresh: &Fixture) {
+    let layout = fresh.target.layout();
+    for dir in [layout.database_dir(), layout.log_dir()] {
+        let left: Vec<_> = fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert!(left.is_empty(), "{} holds {left:?}", dir.display());
+    }
+}
+
+#[test]
+fn a_copy_that_fails_while_staging_registers_nothing_and_leaves_nothing() {
+    let rt = runtime();
+    let backup = take_backup(&rt);
+    let fresh = Fixture::offline();
+    // A directory where the database's staged copy must go: staging fails.
+    let obstacle = fresh
+        .target
+        .layout()
+        .database_dir()
+        .join("ntds.dit.dsrestore-staging");
+    fs::create_dir(&obstacle).unwrap();
+    let err = rt
+        .restore(&backup.set_dir, &fresh.server, &mut no_progress())
+        .unwrap_err();
+    assert!(err.message.contains("ntds.dit"), "{err}");
+    assert!(fresh.target.record().is_none(), "nothing was registered");
+    fs::remove_dir(&obstacle).unwrap();
+    assert_no_data_files(&fresh);
     assert_eq!(rt.stats().bindings_open(), 0);
 }
 

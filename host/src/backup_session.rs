@@ -5,6 +5,7 @@ use wasmtime::component::ResourceAny;
 
 use crate::bindings::dsrestore::backup::types::DatabaseLocation;
 use crate::error::Error;
+use crate::guest_context::GuestContext;
 use crate::sandbox::Sandbox;
 use crate::session::EndReport;
 
@@ -12,41 +13,30 @@ use crate::session::EndReport;
 /// [`Session`](crate::Session), `end` consumes it and dropping it runs the
 /// guest's cleanup.
 pub struct BackupSession {
-    sandbox: Sandbox,
-    context: Option<ResourceAny>,
+    ctx: GuestContext,
 }
 
 impl BackupSession {
     pub(crate) fn new(sandbox: Sandbox, context: ResourceAny) -> BackupSession {
         BackupSession {
-            sandbox,
-            context: Some(context),
+            ctx: GuestContext::new(sandbox, context, "backup"),
         }
     }
 
     /// The session's id (unique in the process).
     pub fn id(&self) -> u64 {
-        self.sandbox.id
+        self.ctx.id()
     }
 
     /// Whether the guest trapped; a dead session refuses every call but `end`.
     pub fn is_dead(&self) -> bool {
-        self.sandbox.is_dead()
-    }
-
-    fn context(&self) -> Result<ResourceAny, Error> {
-        self.context.ok_or_else(|| {
-            Error::invalid_parameter(format!(
-                "session {}: the backup context was already ended",
-                self.id()
-            ))
-        })
+        self.ctx.sandbox.is_dead()
     }
 
     /// DsBackupGetDatabaseNames.
     pub fn database_names(&mut self) -> Result<Vec<DatabaseLocation>, Error> {
-        let hbc = self.context()?;
-        self.sandbox.call("get-database-names", |g, s| {
+        let hbc = self.ctx.handle()?;
+        self.ctx.sandbox.call("get-database-names", |g, s| {
             g.dsrestore_backup_backup_client()
                 .backup_context()
                 .call_get_database_names(s, hbc)
@@ -55,8 +45,8 @@ impl BackupSession {
 
     /// DsBackupGetBackupLogs.
     pub fn backup_logs(&mut self) -> Result<Vec<DatabaseLocation>, Error> {
-        let hbc = self.context()?;
-        self.sandbox.call("get-backup-logs", |g, s| {
+        let hbc = self.ctx.handle()?;
+        self.ctx.sandbox.call("get-backup-logs", |g, s| {
             g.dsrestore_backup_backup_client()
                 .backup_context()
                 .call_get_backup_logs(s, hbc)
@@ -65,8 +55,8 @@ impl BackupSession {
 
     /// DsBackupOpenFile: returns the file's size.
     pub fn open_file(&mut self, name: &str, read_hint_size: u32) -> Result<u64, Error> {
-        let hbc = self.context()?;
-        self.sandbox.call("open-file", |g, s| {
+        let hbc = self.ctx.handle()?;
+        self.ctx.sandbox.call("open-file", |g, s| {
             g.dsrestore_backup_backup_client()
                 .backup_context()
                 .call_open_file(s, hbc, name, read_hint_size)
@@ -75,8 +65,8 @@ impl BackupSession {
 
     /// DsBackupRead: the next 1 to `max_bytes` bytes; ERROR_HANDLE_EOF at the end.
     pub fn read(&mut self, max_bytes: u32) -> Result<Vec<u8>, Error> {
-        let hbc = self.context()?;
-        self.sandbox.call("read", |g, s| {
+        let hbc = self.ctx.handle()?;
+        self.ctx.sandbox.call("read", |g, s| {
             g.dsrestore_backup_backup_client()
                 .backup_context()
                 .call_read(s, hbc, max_bytes)
@@ -85,8 +75,8 @@ impl BackupSession {
 
     /// DsBackupClose.
     pub fn close_file(&mut self) -> Result<(), Error> {
-        let hbc = self.context()?;
-        self.sandbox.call("close-file", |g, s| {
+        let hbc = self.ctx.handle()?;
+        self.ctx.sandbox.call("close-file", |g, s| {
             g.dsrestore_backup_backup_client()
                 .backup_context()
                 .call_close_file(s, hbc)
@@ -95,8 +85,8 @@ impl BackupSession {
 
     /// DsBackupTruncateLogs.
     pub fn truncate_logs(&mut self) -> Result<(), Error> {
-        let hbc = self.context()?;
-        self.sandbox.call("truncate-logs", |g, s| {
+        let hbc = self.ctx.handle()?;
+        self.ctx.sandbox.call("truncate-logs", |g, s| {
             g.dsrestore_backup_backup_client()
                 .backup_context()
                 .call_truncate_logs(s, hbc)
@@ -106,31 +96,7 @@ impl BackupSession {
     /// DsBackupEnd: ends the backup in whatever state it is and closes every
     /// binding; reports how many the guest had left open.
     pub fn end(mut self) -> Result<EndReport, Error> {
-        let hbc = self.context()?;
-        self.context = None;
-        let result = if self.sandbox.is_dead() {
-            Ok(())
-        } else {
-            self.sandbox.call("end", |g, s| {
-                g.dsrestore_backup_backup_client().call_end(s, hbc)
-            })
-        };
-        let leaked_bindings = self.sandbox.finish();
-        result.map(|()| EndReport {
-            session: self.id(),
-            leaked_bindings,
-        })
-    }
-}
-
-impl Drop for BackupSession {
-    fn drop(&mut self) {
-        if let Some(hbc) = self.context.take() {
-            tracing::debug!(
-                session = self.id(),
-                "backup context dropped without end: running its cleanup"
-            );
-            self.sandbox.drop_context(hbc);
-        }
+        self.ctx
+            .end(|g, s, hbc| g.dsrestore_backup_backup_client().call_end(s, hbc))
     }
 }

@@ -9,6 +9,9 @@
 use std::fs::{self, File};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::mpsc::{sync_channel, SyncSender};
+use std::sync::Arc;
+use std::thread::{self, JoinHandle};
 
 use dsrestore_protocol::codes;
 use serde::{Deserialize, Serialize};
@@ -154,6 +157,13 @@ impl BackupSet {
     /// database, and that the logs are contiguous. The first problem is an
     /// error naming the file. `progress` gets the bytes hashed so far.
     pub fn verify(&self, progress: &mut dyn FnMut(u64)) -> Result<(), Error> {
+        self.check_structure()?;
+        self.check_files(progress)
+    }
+
+    /// The cheap half of [`verify`](Self::verify): exactly one database, and
+    /// contiguous logs. Reads no file.
+    pub fn check_structure(&self) -> Result<(), Error> {
         let databases = self
             .manifest
             .files
@@ -184,6 +194,12 @@ impl BackupSet {
                 ),
             ));
         }
+        Ok(())
+    }
+
+    /// The expensive half of [`verify`](Self::verify): every file's presence,
+    /// size and SHA-256. `progress` gets the bytes hashed so far.
+    pub fn check_files(&self, progress: &mut dyn FnMut(u64)) -> Result<(), Error> {
         let mut done = 0;
         for file in &self.manifest.files {
             let path = self.path_of(file);
@@ -246,8 +262,59 @@ pub(crate) struct SetWriter {
 /// One file being written into a set.
 pub(crate) struct FileWriter {
     file: File,
-    hasher: Sha256,
+    hasher: BackgroundSha256,
     entry: SetFile,
+}
+
+/// SHA-256 on a thread of its own: the chunks are hashed while the caller
+/// writes them and fetches the next, so hashing overlaps with I/O.
+struct BackgroundSha256 {
+    chunks: Option<SyncSender<Arc<Vec<u8>>>>,
+    digest: Option<JoinHandle<String>>,
+}
+
+impl BackgroundSha256 {
+    fn new() -> BackgroundSha256 {
+        let (chunks, received) = sync_channel::<Arc<Vec<u8>>>(4);
+        let digest = thread::spawn(move || {
+            let mut hasher = Sha256::new();
+            for chunk in received {
+                hasher.update(&chunk[..]);
+            }
+            hex::encode(hasher.finalize())
+        });
+        BackgroundSha256 {
+            chunks: Some(chunks),
+            digest: Some(digest),
+        }
+    }
+
+    fn update(&self, chunk: Arc<Vec<u8>>) {
+        if let Some(chunks) = &self.chunks {
+            // The thread receives until the sender is dropped, so this only
+            // fails if it panicked, which `finish` reports.
+            let _ = chunks.send(chunk);
+        }
+    }
+
+    /// The hex digest of everything sent.
+    fn finish(mut self) -> Result<String, Error> {
+        self.chunks = None;
+        self.digest
+            .take()
+            .expect("finish runs once")
+            .join()
+            .map_err(|_| Error::new(codes::HR_ERROR, "the SHA-256 thread panicked"))
+    }
+}
+
+impl Drop for BackgroundSha256 {
+    fn drop(&mut self) {
+        self.chunks = None;
+        if let Some(thread) = self.digest.take() {
+            let _ = thread.join();
+        }
+    }
 }
 
 impl SetWriter {
@@ -310,7 +377,7 @@ impl SetWriter {
         };
         Ok(FileWriter {
             file,
-            hasher: Sha256::new(),
+            hasher: BackgroundSha256::new(),
             entry,
         })
     }
@@ -323,7 +390,7 @@ impl SetWriter {
             .flush()
             .and_then(|()| writer.file.sync_all())
             .map_err(|e| Error::io(&what, e))?;
-        writer.entry.sha256 = hex::encode(writer.hasher.finalize());
+        writer.entry.sha256 = writer.hasher.finish()?;
         self.files.push(writer.entry);
         Ok(self.files.last().expect("just pushed"))
     }
@@ -355,12 +422,13 @@ impl SetWriter {
 }
 
 impl FileWriter {
-    /// Appends a chunk.
-    pub fn write(&mut self, chunk: &[u8]) -> Result<(), Error> {
+    /// Appends a chunk (hashed on the hashing thread meanwhile).
+    pub fn write(&mut self, chunk: Vec<u8>) -> Result<(), Error> {
+        let chunk = Arc::new(chunk);
+        self.hasher.update(Arc::clone(&chunk));
         self.file
-            .write_all(chunk)
+            .write_all(&chunk)
             .map_err(|e| Error::io(&format!("writing {}", self.entry.name), e))?;
-        self.hasher.update(chunk);
         self.entry.size += chunk.len() as u64;
         Ok(())
     }

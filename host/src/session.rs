@@ -4,6 +4,7 @@ use wasmtime::component::ResourceAny;
 
 use crate::bindings::dsrestore::backup::types::{DatabaseLocation, Registration};
 use crate::error::Error;
+use crate::guest_context::GuestContext;
 use crate::sandbox::Sandbox;
 
 /// What `end` reports.
@@ -32,42 +33,30 @@ pub struct EndReport {
 /// # Ok(()) }
 /// ```
 pub struct Session {
-    sandbox: Sandbox,
-    /// The guest's restore-context handle; `None` only during `end` and drop.
-    context: Option<ResourceAny>,
+    ctx: GuestContext,
 }
 
 impl Session {
     pub(crate) fn new(sandbox: Sandbox, context: ResourceAny) -> Session {
         Session {
-            sandbox,
-            context: Some(context),
+            ctx: GuestContext::new(sandbox, context, "restore"),
         }
     }
 
     /// The session's id (unique in the process).
     pub fn id(&self) -> u64 {
-        self.sandbox.id
+        self.ctx.id()
     }
 
     /// Whether the guest trapped; a dead session refuses every call but `end`.
     pub fn is_dead(&self) -> bool {
-        self.sandbox.is_dead()
-    }
-
-    fn context(&self) -> Result<ResourceAny, Error> {
-        self.context.ok_or_else(|| {
-            Error::invalid_parameter(format!(
-                "session {}: the restore context was already ended",
-                self.id()
-            ))
-        })
+        self.ctx.sandbox.is_dead()
     }
 
     /// DsRestoreGetDatabaseLocations.
     pub fn database_locations(&mut self) -> Result<Vec<DatabaseLocation>, Error> {
-        let hbc = self.context()?;
-        self.sandbox.call("database-locations", |g, s| {
+        let hbc = self.ctx.handle()?;
+        self.ctx.sandbox.call("database-locations", |g, s| {
             g.dsrestore_backup_restore_client()
                 .restore_context()
                 .call_database_locations(s, hbc)
@@ -76,8 +65,8 @@ impl Session {
 
     /// DsRestoreRegister.
     pub fn register(&mut self, registration: &Registration) -> Result<(), Error> {
-        let hbc = self.context()?;
-        self.sandbox.call("register", |g, s| {
+        let hbc = self.ctx.handle()?;
+        self.ctx.sandbox.call("register", |g, s| {
             g.dsrestore_backup_restore_client()
                 .restore_context()
                 .call_register(s, hbc, registration)
@@ -86,8 +75,8 @@ impl Session {
 
     /// DsRestoreRegisterComplete with the restore's outcome (S_OK = 0 on success).
     pub fn register_complete(&mut self, restore_state: u32) -> Result<(), Error> {
-        let hbc = self.context()?;
-        self.sandbox.call("register-complete", |g, s| {
+        let hbc = self.ctx.handle()?;
+        self.ctx.sandbox.call("register-complete", |g, s| {
             g.dsrestore_backup_restore_client()
                 .restore_context()
                 .call_register_complete(s, hbc, restore_state)
@@ -98,31 +87,7 @@ impl Session {
     /// binding, and reports how many the guest had left open. A dead session
     /// ends without entering its guest.
     pub fn end(mut self) -> Result<EndReport, Error> {
-        let hbc = self.context()?;
-        self.context = None;
-        let result = if self.sandbox.is_dead() {
-            Ok(())
-        } else {
-            self.sandbox.call("end", |g, s| {
-                g.dsrestore_backup_restore_client().call_end(s, hbc)
-            })
-        };
-        let leaked_bindings = self.sandbox.finish();
-        result.map(|()| EndReport {
-            session: self.id(),
-            leaked_bindings,
-        })
-    }
-}
-
-impl Drop for Session {
-    fn drop(&mut self) {
-        if let Some(hbc) = self.context.take() {
-            tracing::debug!(
-                session = self.id(),
-                "restore context dropped without end: running its cleanup"
-            );
-            self.sandbox.drop_context(hbc);
-        }
+        self.ctx
+            .end(|g, s, hbc| g.dsrestore_backup_restore_client().call_end(s, hbc))
     }
 }

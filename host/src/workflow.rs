@@ -1,8 +1,6 @@
 //! The documented workflows, whole: `Runtime::backup` takes a backup set through
 //! the guest, `Runtime::restore` puts one back through the guest.
 
-use std::fs::{self, File};
-use std::io;
 use std::path::{Component, Path};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -14,23 +12,22 @@ use crate::bindings::dsrestore::backup::types::{
 };
 use crate::error::Error;
 use crate::runtime::Runtime;
-use crate::target::durable;
-use crate::target::files::log_generation;
+use crate::staging::Plan;
 use crate::{BackupSession, Session};
 
 /// The read size of a backup: 4 MiB (a multiple of 8192 of at least 24576).
 const READ_CHUNK: u32 = 4 << 20;
-/// How much a restore copies between progress reports.
-const COPY_CHUNK: u64 = 64 << 20;
 
 /// What a workflow is doing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stage {
     /// Reading files from the target into the set.
     Backup,
-    /// Checking the set's sizes and checksums.
+    /// Checking the set's sizes and checksums; a restore copies the files
+    /// beside their destinations meanwhile (`done` counts bytes both checked
+    /// and copied).
     Verify,
-    /// Copying the set's files to the target.
+    /// Putting the checked files in place on the target (renames).
     Restore,
 }
 
@@ -98,12 +95,15 @@ impl Runtime {
         })
     }
 
-    /// Restores the set in `set_dir` to `server` through the guest: verify every
-    /// size and checksum (before the target is touched), check the directory
-    /// service is offline, DsRestorePrepare with the set's token, the locations,
-    /// DsRestoreRegister (from here the target is blocked), empty the
-    /// destinations, copy and fsync every file, DsRestoreRegisterComplete with
-    /// S_OK or the failure's code, DsRestoreEnd, on every path.
+    /// Restores the set in `set_dir` to `server` through the guest: check the
+    /// set's structure, check the directory service is offline,
+    /// DsRestorePrepare with the set's token, the locations; copy every file
+    /// beside its destination under a staging name while every size and
+    /// SHA-256 is checked (a bad set stops here, with the target as it was);
+    /// DsRestoreRegister (from here the target is blocked); empty the
+    /// destinations and rename the staged files into place, fsynced;
+    /// DsRestoreRegisterComplete with S_OK or the failure's code; DsRestoreEnd,
+    /// on every path.
     pub fn restore(
         &self,
         set_dir: &Path,
@@ -112,14 +112,7 @@ impl Runtime {
     ) -> Result<RestoreReport, Error> {
         let set = BackupSet::open(set_dir)?;
         let total: u64 = set.manifest().files.iter().map(|f| f.size).sum();
-        set.verify(&mut |done| {
-            progress(&Progress {
-                stage: Stage::Verify,
-                file: "",
-                done,
-                total,
-            })
-        })?;
+        set.check_structure()?;
         let token = set.expiry_token()?;
         if self.is_ntds_online(server)? {
             return Err(Error::new(
@@ -186,8 +179,8 @@ fn copy_out(
         loop {
             match session.read(READ_CHUNK) {
                 Ok(chunk) => {
-                    file.write(&chunk)?;
                     done += chunk.len() as u64;
+                    file.write(chunk)?;
                     progress(&Progress {
                         stage: Stage::Backup,
                         file: &entry.path,
@@ -255,7 +248,21 @@ fn restore_into(
         .find(|f| f.kind == FileKind::NtdsDatabase)
         .map(|f| f.original_path.clone())
         .unwrap_or_default();
-    session.register(&Registration {
+    let plan = Plan::new(
+        set,
+        Path::new(&database),
+        Path::new(&log_dir),
+        Path::new(&checkpoint_dir),
+    );
+    plan.stage(set, &mut |file, done| {
+        progress(&Progress {
+            stage: Stage::Verify,
+            file,
+            done,
+            total,
+        })
+    })?;
+    let registered = session.register(&Registration {
         checkpoint_file_path: checkpoint_dir.clone(),
         log_path: log_dir.clone(),
         restore_map: vec![RestoreMapEntry {
@@ -265,119 +272,29 @@ fn restore_into(
         backup_log_path: log_dir.clone(),
         gen_low,
         gen_high,
-    })?;
+    });
+    if let Err(e) = registered {
+        plan.remove_staged();
+        return Err(e);
+    }
     // From here the target is blocked until register-complete(S_OK).
-    let copied = copy_in(set, &database, &log_dir, &checkpoint_dir, total, progress);
-    match copied {
-        Ok(()) => session.register_complete(codes::S_OK)?,
+    match plan.place() {
+        Ok(()) => {
+            progress(&Progress {
+                stage: Stage::Restore,
+                file: "",
+                done: total,
+                total,
+            });
+            session.register_complete(codes::S_OK)?
+        }
         Err(e) => {
+            plan.remove_staged();
             if let Err(complete) = session.register_complete(e.code) {
-                tracing::error!("register-complete after a failed copy failed too: {complete}");
+                tracing::error!("register-complete after a failed restore failed too: {complete}");
             }
             return Err(e);
         }
     }
     Ok((gen_low, gen_high))
-}
-
-/// Whether a file name is one a restore replaces: the database, the checkpoint,
-/// logs, reserved logs and patch files. Nothing else is ever deleted.
-fn is_restore_artifact(name: &str) -> bool {
-    name == "ntds.dit"
-        || name == "edb.chk"
-        || name == "edb.log"
-        || log_generation(name).is_some()
-        || name == "res1.log"
-        || name == "res2.log"
-        || name.ends_with(".jrs")
-        || name.ends_with(".pat")
-}
-
-/// Empties the destinations (of restore artifacts only), then copies every
-/// file of the set to its location and fsyncs it.
-fn copy_in(
-    set: &BackupSet,
-    database: &str,
-    log_dir: &str,
-    checkpoint_dir: &str,
-    total: u64,
-    progress: &mut dyn FnMut(&Progress),
-) -> Result<(), Error> {
-    let database = Path::new(database);
-    let database_dir = database.parent().unwrap_or(Path::new("/"));
-    for dir in [database_dir, Path::new(log_dir), Path::new(checkpoint_dir)] {
-        empty_of_artifacts(dir)
-            .map_err(|e| Error::io(&format!("emptying {}", dir.display()), e))?;
-    }
-    let mut done = 0;
-    for file in &set.manifest().files {
-        let destination = match file.kind {
-            FileKind::NtdsDatabase => database.to_path_buf(),
-            FileKind::Checkpoint => Path::new(checkpoint_dir).join(&file.name),
-            FileKind::Log => Path::new(log_dir).join(&file.name),
-        };
-        let copied = copy_file(&set.path_of(file), &destination, &mut |n| {
-            done += n;
-            progress(&Progress {
-                stage: Stage::Restore,
-                file: &file.name,
-                done,
-                total,
-            });
-        })
-        .map_err(|e| {
-            Error::io(
-                &format!("copying {} to {}", file.name, destination.display()),
-                e,
-            )
-        })?;
-        if copied != file.size {
-            return Err(Error::new(
-                codes::HR_INVALID_BACKUP,
-                format!(
-                    "{}: copied {copied} bytes, the set says {}",
-                    destination.display(),
-                    file.size
-                ),
-            ));
-        }
-    }
-    for dir in [database_dir, Path::new(log_dir), Path::new(checkpoint_dir)] {
-        durable::sync_dir(dir).map_err(|e| Error::io(&format!("syncing {}", dir.display()), e))?;
-    }
-    Ok(())
-}
-
-fn empty_of_artifacts(dir: &Path) -> io::Result<()> {
-    fs::create_dir_all(dir)?;
-    for entry in fs::read_dir(dir)? {
-        let entry = entry?;
-        if entry.file_type()?.is_file()
-            && entry.file_name().to_str().is_some_and(is_restore_artifact)
-        {
-            fs::remove_file(entry.path())?;
-        }
-    }
-    Ok(())
-}
-
-/// Copies `from` to `to` in chunks (the kernel's copy_file_range where it can)
-/// and fsyncs it; `progress` gets each chunk's size. Returns the bytes copied.
-fn copy_file(from: &Path, to: &Path, progress: &mut dyn FnMut(u64)) -> io::Result<u64> {
-    let mut source = File::open(from)?;
-    let mut destination = File::create(to)?;
-    let mut copied = 0;
-    loop {
-        let n = io::copy(
-            &mut io::Read::take(&mut source, COPY_CHUNK),
-            &mut destination,
-        )?;
-        if n == 0 {
-            break;
-        }
-        copied += n;
-        progress(n);
-    }
-    destination.sync_all()?;
-    Ok(copied)
 }

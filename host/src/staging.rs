@@ -1,0 +1,227 @@
+//! Putting a backup set's files in place on a restore target, safely and fast.
+//!
+//! Each file is first copied next to its destination under a staging name
+//! (`<name>.dsrestore-staging`, fsynced) while another thread checks every
+//! size and SHA-256 of the set. Only when both succeed does the restore
+//! register; then the destinations are emptied of restore artifacts, the staged
+//! files are renamed into place (atomic, same directory) and the directories
+//! are fsynced. Before register a failure removes the staged files and leaves
+//! the target as it was; it needs room for one copy of the set beside the old
+//! files.
+
+use std::fs::{self, File};
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use dsrestore_protocol::codes;
+
+use crate::backup_set::{BackupSet, FileKind};
+use crate::error::Error;
+use crate::target::durable;
+use crate::target::files::log_generation;
+
+/// The suffix of staged files.
+const STAGING_SUFFIX: &str = ".dsrestore-staging";
+/// How much is copied between progress reports.
+const COPY_CHUNK: u64 = 64 << 20;
+
+/// Where each file of a set goes on the target.
+pub(crate) struct Plan {
+    /// The directories a restore writes into.
+    dirs: Vec<PathBuf>,
+    /// Per file of the set's manifest, in order: its destination.
+    destinations: Vec<PathBuf>,
+}
+
+fn staging(destination: &Path) -> PathBuf {
+    let mut name = destination.file_name().unwrap_or_default().to_os_string();
+    name.push(STAGING_SUFFIX);
+    destination.with_file_name(name)
+}
+
+/// Whether a file name is one a restore replaces: the database, the checkpoint,
+/// logs, reserved logs and patch files. Nothing else is ever deleted.
+fn is_restore_artifact(name: &str) -> bool {
+    name == "ntds.dit"
+        || name == "edb.chk"
+        || name == "edb.log"
+        || log_generation(name).is_some()
+        || name == "res1.log"
+        || name == "res2.log"
+        || name.ends_with(".jrs")
+        || name.ends_with(".pat")
+}
+
+impl Plan {
+    /// The destinations of `set`'s files, given the target's locations.
+    pub fn new(set: &BackupSet, database: &Path, log_dir: &Path, checkpoint_dir: &Path) -> Plan {
+        let destinations = set
+            .manifest()
+            .files
+            .iter()
+            .map(|file| match file.kind {
+                FileKind::NtdsDatabase => database.to_path_buf(),
+                FileKind::Checkpoint => checkpoint_dir.join(&file.name),
+                FileKind::Log => log_dir.join(&file.name),
+            })
+            .collect();
+        let database_dir = database.parent().unwrap_or(Path::new("/")).to_path_buf();
+        let mut dirs = vec![
+            database_dir,
+            log_dir.to_path_buf(),
+            checkpoint_dir.to_path_buf(),
+        ];
+        dirs.dedup();
+        Plan { dirs, destinations }
+    }
+
+    /// Copies every file to its staging name while the set's checksums are
+    /// checked on another thread. `progress` gets the bytes both copied and
+    /// checked, out of `total`. On failure nothing staged is left behind; a
+    /// checksum failure is reported before a copy failure (it names the file).
+    pub fn stage(&self, set: &BackupSet, progress: &mut dyn FnMut(&str, u64)) -> Result<(), Error> {
+        for dir in &self.dirs {
+            durable::create_dir(dir)
+                .and_then(|()| remove_staged_in(dir))
+                .map_err(|e| Error::io(&format!("preparing {}", dir.display()), e))?;
+        }
+        let hashed = AtomicU64::new(0);
+        let result = std::thread::scope(|scope| {
+            let checker =
+                scope.spawn(|| set.check_files(&mut |done| hashed.store(done, Ordering::Relaxed)));
+            let mut copied = 0;
+            let copies = self.copy_all(set, &mut |file, n| {
+                copied += n;
+                progress(file, copied.min(hashed.load(Ordering::Relaxed)));
+            });
+            while !checker.is_finished() {
+                progress("", copied.min(hashed.load(Ordering::Relaxed)));
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            let checked = checker.join().unwrap_or_else(|_| {
+                Err(Error::new(codes::HR_ERROR, "the checksum thread panicked"))
+            });
+            progress("", copied.min(hashed.load(Ordering::Relaxed)));
+            checked.and(copies)
+        });
+        if result.is_err() {
+            self.remove_staged();
+        }
+        result
+    }
+
+    fn copy_all(&self, set: &BackupSet, progress: &mut dyn FnMut(&str, u64)) -> Result<(), Error> {
+        for (file, destination) in set.manifest().files.iter().zip(&self.destinations) {
+            let to = staging(destination);
+            let copied = copy_file(&set.path_of(file), &to, &mut |n| progress(&file.name, n))
+                .map_err(|e| Error::io(&format!("copying {} to {}", file.name, to.display()), e))?;
+            if copied != file.size {
+                return Err(Error::new(
+                    codes::HR_INVALID_BACKUP,
+                    format!(
+                        "{}: copied {copied} bytes, the set says {}",
+                        to.display(),
+                        file.size
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// After register: empties the destinations of restore artifacts, renames
+    /// the staged files into place and fsyncs the directories.
+    pub fn place(&self) -> Result<(), Error> {
+        for dir in &self.dirs {
+            empty_of_artifacts(dir)
+                .map_err(|e| Error::io(&format!("emptying {}", dir.display()), e))?;
+        }
+        for destination in &self.destinations {
+            fs::rename(staging(destination), destination).map_err(|e| {
+                Error::io(&format!("putting {} in place", destination.display()), e)
+            })?;
+        }
+        for dir in &self.dirs {
+            durable::sync_dir(dir)
+                .map_err(|e| Error::io(&format!("syncing {}", dir.display()), e))?;
+        }
+        Ok(())
+    }
+
+    /// Removes what `stage` left (after a failure).
+    pub fn remove_staged(&self) {
+        for destination in &self.destinations {
+            let staged = staging(destination);
+            if let Err(e) = fs::remove_file(&staged) {
+                if e.kind() != io::ErrorKind::NotFound {
+                    tracing::warn!("removing {}: {e}", staged.display());
+                }
+            }
+        }
+    }
+}
+
+/// Removes staged files an interrupted earlier restore left in `dir`.
+fn remove_staged_in(dir: &Path) -> io::Result<()> {
+    for entry in fs::read_dir(dir)? {
+        let entry = entry?;
+        if entry.file_type()?.is_file()
+            && entry
+                .file_name()
+                .to_str()
+                .is_some_and(|n| n.ends_with(STAGING_SUFFIX))
+        {
+            fs::remove_file(entry.path())?;
+        }
+    }
+    Ok(())
+}
+
+fn empty_of_artifacts(dir: &Path) -> io::Result<()> {
+    for entry in fs::read_dir(dir)? {
+        let entry = entry?;
+        if entry.file_type()?.is_file()
+            && entry.file_name().to_str().is_some_and(is_restore_artifact)
+        {
+            fs::remove_file(entry.path())?;
+        }
+    }
+    Ok(())
+}
+
+/// Copies `from` to `to` in chunks (the kernel's copy_file_range where it can)
+/// and fsyncs it; `progress` gets each chunk's size. Returns the bytes copied.
+fn copy_file(from: &Path, to: &Path, progress: &mut dyn FnMut(u64)) -> io::Result<u64> {
+    let mut source = File::open(from)?;
+    let mut destination = File::create(to)?;
+    let mut copied = 0;
+    loop {
+        let n = io::copy(
+            &mut io::Read::take(&mut source, COPY_CHUNK),
+            &mut destination,
+        )?;
+        if n == 0 {
+            break;
+        }
+        copied += n;
+        progress(n);
+    }
+    destination.sync_all()?;
+    Ok(copied)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn staging_names_are_not_restore_artifacts() {
+        for name in ["ntds.dit", "edb.chk", "edb00010.log"] {
+            assert!(is_restore_artifact(name));
+            let staged = staging(Path::new(name));
+            assert!(!is_restore_artifact(staged.to_str().unwrap()), "{name}");
+        }
+    }
+}
