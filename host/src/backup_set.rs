@@ -9,14 +9,13 @@
 use std::fs::{self, File};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::{sync_channel, SyncSender};
 use std::sync::Arc;
-use std::thread::{self, JoinHandle};
 
 use dsrestore_protocol::codes;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::chunk_thread::ChunkThread;
 use crate::error::Error;
 use crate::target::durable;
 use crate::target::files::log_generation;
@@ -259,62 +258,12 @@ pub(crate) struct SetWriter {
     files: Vec<SetFile>,
 }
 
-/// One file being written into a set.
+/// One file being written into a set, hashed on a thread of its own meanwhile
+/// (a writing thread too was slower on two cores: docs/performance.md).
 pub(crate) struct FileWriter {
     file: File,
-    hasher: BackgroundSha256,
+    hasher: ChunkThread<Sha256>,
     entry: SetFile,
-}
-
-/// SHA-256 on a thread of its own: the chunks are hashed while the caller
-/// writes them and fetches the next, so hashing overlaps with I/O.
-struct BackgroundSha256 {
-    chunks: Option<SyncSender<Arc<Vec<u8>>>>,
-    digest: Option<JoinHandle<String>>,
-}
-
-impl BackgroundSha256 {
-    fn new() -> BackgroundSha256 {
-        let (chunks, received) = sync_channel::<Arc<Vec<u8>>>(4);
-        let digest = thread::spawn(move || {
-            let mut hasher = Sha256::new();
-            for chunk in received {
-                hasher.update(&chunk[..]);
-            }
-            hex::encode(hasher.finalize())
-        });
-        BackgroundSha256 {
-            chunks: Some(chunks),
-            digest: Some(digest),
-        }
-    }
-
-    fn update(&self, chunk: Arc<Vec<u8>>) {
-        if let Some(chunks) = &self.chunks {
-            // The thread receives until the sender is dropped, so this only
-            // fails if it panicked, which `finish` reports.
-            let _ = chunks.send(chunk);
-        }
-    }
-
-    /// The hex digest of everything sent.
-    fn finish(mut self) -> Result<String, Error> {
-        self.chunks = None;
-        self.digest
-            .take()
-            .expect("finish runs once")
-            .join()
-            .map_err(|_| Error::new(codes::HR_ERROR, "the SHA-256 thread panicked"))
-    }
-}
-
-impl Drop for BackgroundSha256 {
-    fn drop(&mut self) {
-        self.chunks = None;
-        if let Some(thread) = self.digest.take() {
-            let _ = thread.join();
-        }
-    }
 }
 
 impl SetWriter {
@@ -377,7 +326,7 @@ impl SetWriter {
         };
         Ok(FileWriter {
             file,
-            hasher: BackgroundSha256::new(),
+            hasher: ChunkThread::spawn(Sha256::new(), |hasher, chunk| hasher.update(chunk)),
             entry,
         })
     }
@@ -390,7 +339,11 @@ impl SetWriter {
             .flush()
             .and_then(|()| writer.file.sync_all())
             .map_err(|e| Error::io(&what, e))?;
-        writer.entry.sha256 = writer.hasher.finish()?;
+        let hasher = writer
+            .hasher
+            .finish()
+            .ok_or_else(|| Error::new(codes::HR_ERROR, "the SHA-256 thread panicked"))?;
+        writer.entry.sha256 = hex::encode(hasher.finalize());
         self.files.push(writer.entry);
         Ok(self.files.last().expect("just pushed"))
     }
@@ -425,7 +378,7 @@ impl FileWriter {
     /// Appends a chunk (hashed on the hashing thread meanwhile).
     pub fn write(&mut self, chunk: Vec<u8>) -> Result<(), Error> {
         let chunk = Arc::new(chunk);
-        self.hasher.update(Arc::clone(&chunk));
+        self.hasher.send(Arc::clone(&chunk));
         self.file
             .write_all(&chunk)
             .map_err(|e| Error::io(&format!("writing {}", self.entry.name), e))?;

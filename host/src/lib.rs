@@ -22,6 +22,7 @@ mod backup_session;
 pub mod backup_set;
 pub mod binding;
 mod bindings;
+mod chunk_thread;
 mod config;
 mod engine;
 mod error;
