@@ -1,0 +1,169 @@
+//! The shared scenario table (`tests/scenarios/restore.json`), run through the
+//! Rust host's handle API. The Python suite (bindings/python) runs the same
+//! table and expects the same codes.
+
+mod common;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use common::Fixture;
+use dsrestore_host::{
+    codes, Config, Connection, EmbeddedTransport, Error, Identity, RestoreFlags, Runtime, Transport,
+};
+use dsrestore_protocol::{decode, encode, HelloOk, Reply, Request, WireError};
+use serde::Deserialize;
+
+#[derive(Deserialize)]
+struct Table {
+    scenarios: Vec<Scenario>,
+}
+
+#[derive(Deserialize)]
+struct Scenario {
+    name: String,
+    server: String,
+    steps: Vec<Vec<serde_json::Value>>,
+    expect: Vec<String>,
+}
+
+/// How the target behaves (the table's `server`), with a count of the
+/// connections open at the transport.
+struct ScenarioTransport {
+    kind: String,
+    open: Arc<AtomicUsize>,
+}
+
+struct ScenarioConnection {
+    kind: String,
+    inner: Box<dyn Connection>,
+    calls: usize,
+    open: Arc<AtomicUsize>,
+}
+
+impl Transport for ScenarioTransport {
+    fn open(
+        &self,
+        server: &str,
+        identity: Option<&Identity>,
+    ) -> Result<Box<dyn Connection>, Error> {
+        let inner = EmbeddedTransport.open(server, identity)?;
+        self.open.fetch_add(1, Ordering::SeqCst);
+        Ok(Box::new(ScenarioConnection {
+            kind: self.kind.clone(),
+            inner,
+            calls: 0,
+            open: Arc::clone(&self.open),
+        }))
+    }
+}
+
+impl Connection for ScenarioConnection {
+    fn call(&mut self, request: &[u8], deadline: Instant) -> Result<Vec<u8>, Error> {
+        self.calls += 1;
+        let hello = matches!(decode::<Request>(request), Ok(Request::Hello { .. }));
+        match self.kind.as_str() {
+            "garbage" if hello => Ok(encode(&Reply::Ok(HelloOk {
+                version: 1,
+                server: "garbage".into(),
+            }))),
+            "garbage" => Ok(b"\xff\x00 not CBOR".to_vec()),
+            "refuses" if hello => Ok(encode(&Reply::Ok(HelloOk {
+                version: 1,
+                server: "refuses".into(),
+            }))),
+            "refuses" => Ok(encode(&Reply::<()>::Err(WireError {
+                code: codes::ERROR_SERVICE_ALREADY_RUNNING,
+                message: "refused by the scenario".into(),
+            }))),
+            // The handshake and restore-prepare, then the connection breaks.
+            "closes" if self.calls > 2 => Err(Error::new(
+                codes::RPC_S_CALL_FAILED,
+                "the connection closed (scenario)",
+            )),
+            _ => self.inner.call(request, deadline),
+        }
+    }
+
+    fn close(&mut self) {
+        self.inner.close();
+        self.open.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+fn code_of<T>(result: Result<T, Error>) -> u32 {
+    result.map_or_else(|e| e.code, |_| codes::S_OK)
+}
+
+fn run(scenario: &Scenario) {
+    let fixture = Fixture::offline();
+    let open = Arc::new(AtomicUsize::new(0));
+    let runtime = |kind: &str| {
+        Runtime::new(Config {
+            transport: Arc::new(ScenarioTransport {
+                kind: kind.to_string(),
+                open: Arc::clone(&open),
+            }),
+            ..Config::default()
+        })
+        .unwrap()
+    };
+    let mut main = Some(runtime(&scenario.server));
+    let other = runtime("good");
+    let mut hbc = 0;
+    let mut got = Vec::new();
+    for step in &scenario.steps {
+        let op = step[0].as_str().unwrap();
+        let rt = main.as_ref().expect("no step after drop");
+        let code = match op {
+            "prepare-with-token" | "prepare-without-token" => {
+                let token = (op == "prepare-with-token").then(|| fixture.token());
+                match rt.prepare_handle(&fixture.server, RestoreFlags::CATCHUP, token.as_deref()) {
+                    Ok(h) => {
+                        hbc = h;
+                        codes::S_OK
+                    }
+                    Err(e) => e.code,
+                }
+            }
+            "database-locations" => code_of(rt.database_locations(hbc)),
+            "register" => code_of(rt.register(hbc, &fixture.registration())),
+            "register-complete" => {
+                let state = u32::try_from(step[1].as_u64().unwrap()).unwrap();
+                code_of(rt.register_complete(hbc, state))
+            }
+            "end" => code_of(rt.end(hbc)),
+            "end-in-another-runtime" => code_of(other.end(hbc)),
+            // Dropping the runtime drops its sessions without end.
+            "drop" => {
+                main = None;
+                codes::S_OK
+            }
+            other => panic!("{}: unknown step {other}", scenario.name),
+        };
+        got.push(format!("0x{code:08X}"));
+    }
+    drop(main);
+    assert_eq!(got, scenario.expect, "scenario {}", scenario.name);
+    assert_eq!(
+        open.load(Ordering::SeqCst),
+        0,
+        "scenario {}: bindings left open",
+        scenario.name
+    );
+}
+
+#[test]
+fn every_scenario_of_the_shared_table_gives_its_codes_and_leaves_no_binding_open() {
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/scenarios/restore.json"
+    ))
+    .unwrap();
+    let table: Table = serde_json::from_str(&text).unwrap();
+    assert!(table.scenarios.len() >= 9);
+    for scenario in &table.scenarios {
+        run(scenario);
+    }
+}
