@@ -24,6 +24,8 @@ struct Table {
 struct Scenario {
     name: String,
     server: String,
+    #[serde(default)]
+    guest: Option<String>,
     steps: Vec<Vec<serde_json::Value>>,
     expect: Vec<String>,
 }
@@ -99,12 +101,20 @@ fn code_of<T>(result: Result<T, Error>) -> u32 {
 fn run(scenario: &Scenario) {
     let fixture = Fixture::offline();
     let open = Arc::new(AtomicUsize::new(0));
+    let component = match scenario.guest.as_deref() {
+        None => None,
+        Some("trapping") => {
+            Some(std::fs::read(dsrestore_host::guests::TRAPPING_TEST_GUEST_PATH).unwrap())
+        }
+        Some(other) => panic!("{}: unknown guest {other}", scenario.name),
+    };
     let runtime = |kind: &str| {
         Runtime::new(Config {
             transport: Arc::new(ScenarioTransport {
                 kind: kind.to_string(),
                 open: Arc::clone(&open),
             }),
+            component: component.clone(),
             ..Config::default()
         })
         .unwrap()
@@ -112,6 +122,7 @@ fn run(scenario: &Scenario) {
     let mut main = Some(runtime(&scenario.server));
     let other = runtime("good");
     let mut hbc = 0;
+    let mut neighbour = 0;
     let mut got = Vec::new();
     for step in &scenario.steps {
         let op = step[0].as_str().unwrap();
@@ -133,6 +144,20 @@ fn run(scenario: &Scenario) {
                 let state = u32::try_from(step[1].as_u64().unwrap()).unwrap();
                 code_of(rt.register_complete(hbc, state))
             }
+            "prepare-neighbour" => {
+                match rt.prepare_handle(
+                    &fixture.server,
+                    RestoreFlags::CATCHUP,
+                    Some(&fixture.token()),
+                ) {
+                    Ok(h) => {
+                        neighbour = h;
+                        codes::S_OK
+                    }
+                    Err(e) => e.code,
+                }
+            }
+            "end-neighbour" => code_of(rt.end(neighbour)),
             "end" => code_of(rt.end(hbc)),
             "end-in-another-runtime" => code_of(other.end(hbc)),
             // Dropping the runtime drops its sessions without end.

@@ -14,7 +14,7 @@ import os
 from pathlib import Path
 from typing import Dict, List, Optional
 
-from wasmtime import Engine, Store, WasiConfig
+from wasmtime import Engine, Store, Trap, WasiConfig, WasmtimeError
 from wasmtime.component import Component, Linker, Record, ResourceHost, ResourceType
 
 from . import codes
@@ -27,13 +27,14 @@ BINDING_TYPE = 0x6473  # any number: the host resource type id of `binding`
 CATCHUP = frozenset({"catchup"})
 
 
-def default_component_path() -> Path:
-    """``$DSRESTORE_WASM``, else the release guest of this checkout."""
+def default_component_path(name: str = "dsrestore") -> Path:
+    """``$DSRESTORE_WASM``, else the release guest of this checkout
+    (``name`` picks another component of the workspace, e.g. the test guest)."""
     env = os.environ.get("DSRESTORE_WASM")
-    if env:
+    if env and name == "dsrestore":
         return Path(env)
     root = Path(__file__).resolve().parents[3]
-    return root / "target" / "wasm32-wasip2" / "release" / "dsrestore.wasm"
+    return root / "target" / "wasm32-wasip2" / "release" / f"{name}.wasm"
 
 
 def _error_record(code: int, message: str) -> Record:
@@ -60,20 +61,29 @@ class _Session:
         self.instance = runtime._linker.instantiate(self.store, runtime._component)
         self.bindings: Dict[int, object] = {}
         self.leaked = 0
+        # Set when the guest trapped: the store is poisoned, so every later
+        # call but end is refused without entering it.
+        self.dead: Optional[DsError] = None
 
     def func(self, name: str):
         iface = self.instance.get_export_index(self.store, f"{PACKAGE}/restore-client@{VERSION}")
         return self.instance.get_func(self.store, self.instance.get_export_index(self.store, name, iface))
 
     def call(self, name: str, *args):
+        if self.dead is not None:
+            raise DsError(self.dead.code, f"session {self.id}: {name} refused: the guest "
+                          f"trapped earlier and the session is dead ({self.dead.message})")
         previous, self.runtime._current = self.runtime._current, self
         try:
             f = self.func(name)
             result = f(self.store, *args)
             f.post_return(self.store)
-            return _raise_if_error(result)
+        except (Trap, WasmtimeError) as e:
+            self.dead = DsError(codes.HR_ERROR, f"session {self.id}: the guest trapped in {name}: {e}")
+            raise self.dead from None
         finally:
             self.runtime._current = previous
+        return _raise_if_error(result)
 
     def close_bindings(self) -> int:
         """Closes what the guest left open; returns how many."""
@@ -235,7 +245,8 @@ class Runtime:
         ctx._ended = True
         s = ctx._session
         try:
-            s.call("end", handle)
+            if s.dead is None:
+                s.call("end", handle)
         finally:
             s.leaked = s.close_bindings()
         return s.leaked
@@ -246,7 +257,8 @@ class Runtime:
         s = ctx._session
         previous, self._current = self._current, s
         try:
-            ctx._handle.drop(s.store)
+            if s.dead is None:
+                ctx._handle.drop(s.store)
         except Exception:
             pass
         finally:

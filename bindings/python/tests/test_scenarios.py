@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from dsrestore import DsError, Runtime, codes
+from dsrestore import DsError, Runtime, codes, default_component_path
 from dsrestore.testserver import ScenarioTransport
 
 TABLE = Path(__file__).resolve().parents[3] / "tests" / "scenarios" / "restore.json"
@@ -33,9 +33,11 @@ def code_of(action) -> int:
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=[s["name"] for s in SCENARIOS])
 def test_scenario_gives_its_codes_and_leaves_no_binding_open(scenario):
     transport = ScenarioTransport(scenario["server"])
-    main = Runtime(transport)
+    guest = {None: None, "trapping": default_component_path("dsrestore_test_trapping_guest")}[
+        scenario.get("guest")]
+    main = Runtime(transport, guest)
     other = Runtime(ScenarioTransport("good"))
-    ctx = None
+    ctx = neighbour = None
     got = []
     for step in scenario["steps"]:
         op = step[0]
@@ -52,6 +54,14 @@ def test_scenario_gives_its_codes_and_leaves_no_binding_open(scenario):
             code = code_of(lambda: ctx.register(REGISTRATION))
         elif op == "register-complete":
             code = code_of(lambda: ctx.register_complete(step[1]))
+        elif op == "prepare-neighbour":
+            try:
+                neighbour = main.prepare("test:target", b"token")
+                code = codes.S_OK
+            except DsError as e:
+                code = e.code
+        elif op == "end-neighbour":
+            code = code_of(lambda: main.end(neighbour))
         elif op == "end":
             code = code_of(lambda: main.end(ctx))
         elif op == "end-in-another-runtime":
@@ -63,7 +73,7 @@ def test_scenario_gives_its_codes_and_leaves_no_binding_open(scenario):
         else:
             raise AssertionError(f"unknown step {op}")
         got.append(f"0x{code:08X}")
-    ctx = None
+    ctx = neighbour = None
     gc.collect()
     assert got == scenario["expect"]
     assert transport.open_connections == 0, "bindings left open at the transport"
