@@ -13,6 +13,7 @@ import * as shim from '@bytecodealliance/preview2-shim';
 import { DsError, codes, invalidParameter } from './errors.js';
 
 export { DsError, codes } from './errors.js';
+export { TcpTransport } from './tcp.js';
 
 const generated = join(dirname(fileURLToPath(import.meta.url)), '..', 'generated');
 
