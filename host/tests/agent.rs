@@ -166,3 +166,102 @@ fn agent_killed_mid_restore_leaves_the_target_blocked_and_a_new_restore_complete
     assert_eq!(status["record"]["state"], "complete");
     assert_eq!(run(&["target", "online", path(&target)]).0, 0);
 }
+
+/// One framed request on a raw connection; returns the decoded reply.
+fn raw_call<T: serde::de::DeserializeOwned>(
+    stream: &mut TcpStream,
+    message: &[u8],
+) -> dsrestore_protocol::Reply<T> {
+    stream
+        .write_all(&(message.len() as u32).to_be_bytes())
+        .unwrap();
+    stream.write_all(message).unwrap();
+    let mut header = [0; 4];
+    stream.read_exact(&mut header).unwrap();
+    let mut reply = vec![0; u32::from_be_bytes(header) as usize];
+    stream.read_exact(&mut reply).unwrap();
+    dsrestore_protocol::decode(&reply).unwrap()
+}
+
+#[test]
+fn a_client_that_disconnects_after_register_leaves_the_target_blocked() {
+    use dsrestore_protocol::framing::{Authenticate, Credentials};
+    use dsrestore_protocol::{encode, Reply, Request};
+
+    let dir = tempfile::tempdir().unwrap();
+    let target = prepared_target(dir.path(), true);
+    let set = dir.path().join("set");
+    let agent = AgentProcess::start(&target);
+    let (code, _, err) = run_as(
+        PASSWORD,
+        &["backup", "--server", &agent.server, "--out", path(&set)],
+    );
+    assert_eq!(code, 0, "{err}");
+    run(&["target", "offline", path(&target)]);
+    let token = dsrestore_host::backup_set::BackupSet::open(&set)
+        .unwrap()
+        .expiry_token()
+        .unwrap();
+
+    // A client speaking the protocol by hand: it registers, then goes away.
+    let mut stream = TcpStream::connect(agent.server.trim_start_matches("tcp://")).unwrap();
+    let auth = Authenticate {
+        authenticate: Some(Credentials {
+            user: "backup".into(),
+            domain: "CORP".into(),
+            password: PASSWORD.into(),
+        }),
+    };
+    assert!(matches!(
+        raw_call::<serde_json::Value>(&mut stream, &encode(&auth)),
+        Reply::Ok(_)
+    ));
+    let hello = Request::Hello {
+        versions: vec![1],
+        client: "test".into(),
+    };
+    assert!(matches!(
+        raw_call::<serde_json::Value>(&mut stream, &encode(&hello)),
+        Reply::Ok(_)
+    ));
+    let prepare = Request::RestorePrepare {
+        flags: 4,
+        expiry_token: Some(token),
+    };
+    assert!(matches!(
+        raw_call::<serde_json::Value>(&mut stream, &encode(&prepare)),
+        Reply::Ok(_)
+    ));
+    let logs = target
+        .join("logs")
+        .canonicalize()
+        .unwrap()
+        .display()
+        .to_string();
+    let register = Request::Register(dsrestore_protocol::Registration {
+        checkpoint_file_path: logs.clone(),
+        log_path: logs.clone(),
+        restore_map: vec![],
+        backup_log_path: logs,
+        gen_low: 0x10,
+        gen_high: 0x12,
+    });
+    match raw_call::<()>(&mut stream, &encode(&register)) {
+        Reply::Ok(()) => {}
+        Reply::Err(e) => panic!("register failed: {e:?}"),
+    }
+    drop(stream);
+
+    // The record stays: the target is blocked and refuses to go online.
+    let (_, status) = run_json(&["target", "status", path(&target)]);
+    assert_eq!(status["record"]["state"], "registered", "{status}");
+    assert_eq!(run(&["target", "online", path(&target)]).0, 3);
+    // The agent ended the vanished client's session (else this register would
+    // be hrRestoreInProgress): a new restore through it completes and unblocks.
+    let (code, out, err) = run_as(
+        PASSWORD,
+        &["restore", "--from", path(&set), "--server", &agent.server],
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(run(&["target", "online", path(&target)]).0, 0);
+}
