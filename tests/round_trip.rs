@@ -306,3 +306,20 @@ fn an_expired_set_is_hr_contents_expired_and_touches_nothing() {
 fn hex_of(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
+
+#[test]
+fn a_target_whose_locations_are_not_on_this_machine_is_refused_before_register() {
+    let rt = runtime();
+    let backup = take_backup(&rt);
+    let fresh = Fixture::offline();
+    let logs = fresh.target.layout().log_dir();
+    fs::remove_dir(&logs).unwrap();
+    let err = rt
+        .restore(&backup.set_dir, &fresh.server, &mut no_progress())
+        .unwrap_err();
+    assert_eq!(err.code, codes::ERROR_FILE_NOT_FOUND, "{err}");
+    assert!(err.message.contains(logs.to_str().unwrap()), "{err}");
+    assert!(fresh.target.record().is_none(), "nothing was registered");
+    assert!(!logs.exists(), "nothing was created");
+    assert_eq!(rt.stats().bindings_open(), 0);
+}

@@ -83,8 +83,20 @@ impl Plan {
     /// checksum failure is reported before a copy failure (it names the file).
     pub fn stage(&self, set: &BackupSet, progress: &mut dyn FnMut(&str, u64)) -> Result<(), Error> {
         for dir in &self.dirs {
-            durable::create_dir(dir)
-                .and_then(|()| remove_staged_in(dir))
+            // The restore writes the files itself, to the target's locations as
+            // paths on this machine (as ntdsbcli clients do). A location that is
+            // not here means the target is elsewhere: refuse before anything is
+            // written or registered, rather than restore into the wrong place.
+            if !dir.is_dir() {
+                return Err(Error::new(
+                    codes::ERROR_FILE_NOT_FOUND,
+                    format!(
+                        "the target's location {} is not a directory on this machine: run the restore where the target's files are, or mount them at the same paths",
+                        dir.display()
+                    ),
+                ));
+            }
+            remove_staged_in(dir)
                 .map_err(|e| Error::io(&format!("preparing {}", dir.display()), e))?;
         }
         let hashed = AtomicU64::new(0);
