@@ -130,7 +130,7 @@ impl Context {
         if allowed.contains(&inner.phase) {
             return Ok(());
         }
-        if inner.phase == Phase::Restricted && op == "register" {
+        if inner.phase == Phase::Restricted && (op == "register" || op == "put-file") {
             return Err(error(
                 codes::HR_MISSING_EXPIRY_TOKEN,
                 format!(
@@ -201,6 +201,42 @@ impl GuestRestoreContext for Context {
             .request::<()>(&Request::Register(to_wire(registration)))?;
         inner.phase = Phase::Registered;
         Ok(())
+    }
+
+    fn put_file(&self, kind: Bft, name: String, size: u64) -> Result<(), Error> {
+        let inner = self.inner.borrow();
+        self.require(&inner, "put-file", &[Phase::Prepared])?;
+        let kind = match kind {
+            Bft::NtdsDatabase => bft::NTDS_DATABASE,
+            Bft::Log => bft::LOG,
+            Bft::CheckpointDir => bft::CHECKPOINT_DIR,
+            other => {
+                return Err(invalid_parameter(format!(
+                "put-file of {name:?}: kind {other:?} is not ntds-database, log or checkpoint-dir"
+            )))
+            }
+        };
+        inner
+            .link()
+            .request::<()>(&Request::PutFile { kind, name, size })
+    }
+
+    fn put_data(&self, data: Vec<u8>) -> Result<(), Error> {
+        let inner = self.inner.borrow();
+        self.require(&inner, "put-data", &[Phase::Prepared])?;
+        inner.link().request::<()>(&Request::PutData { data })
+    }
+
+    fn put_file_end(&self, sha256: String) -> Result<(), Error> {
+        let inner = self.inner.borrow();
+        self.require(&inner, "put-file-end", &[Phase::Prepared])?;
+        inner.link().request::<()>(&Request::PutFileEnd { sha256 })
+    }
+
+    fn place_files(&self) -> Result<(), Error> {
+        let inner = self.inner.borrow();
+        self.require(&inner, "place-files", &[Phase::Registered])?;
+        inner.link().request::<()>(&Request::PlaceFiles)
     }
 
     fn register_complete(&self, restore_state: Hresult) -> Result<(), Error> {

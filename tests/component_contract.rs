@@ -101,6 +101,7 @@ fn expected(list: &[(&str, &[&str])]) -> Vec<(String, Vec<String>)> {
 
 #[test]
 fn the_guest_exports_restore_client_with_every_contract_function() {
+    // The contract, plus the upload extension (put-file .. place-files).
     let (functions, has_context) =
         exported_functions("dsrestore:backup/restore-client@0.1.0", "restore-context");
     assert!(has_context);
@@ -108,6 +109,13 @@ fn the_guest_exports_restore_client_with_every_contract_function() {
         functions,
         expected(&[
             ("[method]restore-context.database-locations", &["self"]),
+            ("[method]restore-context.place-files", &["self"]),
+            ("[method]restore-context.put-data", &["self", "data"]),
+            (
+                "[method]restore-context.put-file",
+                &["self", "kind", "name", "size"]
+            ),
+            ("[method]restore-context.put-file-end", &["self", "sha256"]),
             (
                 "[method]restore-context.register",
                 &["self", "registration"]

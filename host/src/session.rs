@@ -2,7 +2,7 @@
 
 use wasmtime::component::ResourceAny;
 
-use crate::bindings::dsrestore::backup::types::{DatabaseLocation, Registration};
+use crate::bindings::dsrestore::backup::types::{Bft, DatabaseLocation, Registration};
 use crate::error::Error;
 use crate::guest_context::GuestContext;
 use crate::sandbox::Sandbox;
@@ -80,6 +80,46 @@ impl Session {
             g.dsrestore_backup_restore_client()
                 .restore_context()
                 .call_register_complete(s, hbc, restore_state)
+        })
+    }
+
+    /// Starts sending a file to the target (dsrestore extension; see the WIT).
+    pub fn put_file(&mut self, kind: Bft, name: &str, size: u64) -> Result<(), Error> {
+        let hbc = self.ctx.handle()?;
+        self.ctx.sandbox.call("put-file", |g, s| {
+            g.dsrestore_backup_restore_client()
+                .restore_context()
+                .call_put_file(s, hbc, kind, name, size)
+        })
+    }
+
+    /// The next bytes of the file `put_file` started.
+    pub fn put_data(&mut self, data: &[u8]) -> Result<(), Error> {
+        let hbc = self.ctx.handle()?;
+        self.ctx.sandbox.call("put-data", |g, s| {
+            g.dsrestore_backup_restore_client()
+                .restore_context()
+                .call_put_data(s, hbc, data)
+        })
+    }
+
+    /// Finishes the file; the target checks its size and SHA-256 (hex).
+    pub fn put_file_end(&mut self, sha256: &str) -> Result<(), Error> {
+        let hbc = self.ctx.handle()?;
+        self.ctx.sandbox.call("put-file-end", |g, s| {
+            g.dsrestore_backup_restore_client()
+                .restore_context()
+                .call_put_file_end(s, hbc, sha256)
+        })
+    }
+
+    /// Puts the files sent in place on the target (after `register`).
+    pub fn place_files(&mut self) -> Result<(), Error> {
+        let hbc = self.ctx.handle()?;
+        self.ctx.sandbox.call("place-files", |g, s| {
+            g.dsrestore_backup_restore_client()
+                .restore_context()
+                .call_place_files(s, hbc)
         })
     }
 

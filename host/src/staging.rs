@@ -35,7 +35,8 @@ pub(crate) struct Plan {
     destinations: Vec<PathBuf>,
 }
 
-fn staging(destination: &Path) -> PathBuf {
+/// The staging name of `destination`, in the same directory.
+pub(crate) fn staging_path(destination: &Path) -> PathBuf {
     let mut name = destination.file_name().unwrap_or_default().to_os_string();
     name.push(STAGING_SUFFIX);
     destination.with_file_name(name)
@@ -126,7 +127,7 @@ impl Plan {
 
     fn copy_all(&self, set: &BackupSet, progress: &mut dyn FnMut(&str, u64)) -> Result<(), Error> {
         for (file, destination) in set.manifest().files.iter().zip(&self.destinations) {
-            let to = staging(destination);
+            let to = staging_path(destination);
             let copied = copy_file(&set.path_of(file), &to, &mut |n| progress(&file.name, n))
                 .map_err(|e| Error::io(&format!("copying {} to {}", file.name, to.display()), e))?;
             if copied != file.size {
@@ -151,7 +152,7 @@ impl Plan {
                 .map_err(|e| Error::io(&format!("emptying {}", dir.display()), e))?;
         }
         for destination in &self.destinations {
-            fs::rename(staging(destination), destination).map_err(|e| {
+            fs::rename(staging_path(destination), destination).map_err(|e| {
                 Error::io(&format!("putting {} in place", destination.display()), e)
             })?;
         }
@@ -165,7 +166,7 @@ impl Plan {
     /// Removes what `stage` left (after a failure).
     pub fn remove_staged(&self) {
         for destination in &self.destinations {
-            let staged = staging(destination);
+            let staged = staging_path(destination);
             if let Err(e) = fs::remove_file(&staged) {
                 if e.kind() != io::ErrorKind::NotFound {
                     tracing::warn!("removing {}: {e}", staged.display());
@@ -191,7 +192,8 @@ fn remove_staged_in(dir: &Path) -> io::Result<()> {
     Ok(())
 }
 
-fn empty_of_artifacts(dir: &Path) -> io::Result<()> {
+/// Removes the restore artifacts (only) from `dir`.
+pub(crate) fn empty_of_artifacts(dir: &Path) -> io::Result<()> {
     for entry in fs::read_dir(dir)? {
         let entry = entry?;
         if entry.file_type()?.is_file()
@@ -232,7 +234,7 @@ mod tests {
     fn staging_names_are_not_restore_artifacts() {
         for name in ["ntds.dit", "edb.chk", "edb00010.log"] {
             assert!(is_restore_artifact(name));
-            let staged = staging(Path::new(name));
+            let staged = staging_path(Path::new(name));
             assert!(!is_restore_artifact(staged.to_str().unwrap()), "{name}");
         }
     }

@@ -1,6 +1,8 @@
 //! The documented workflows, whole: `Runtime::backup` takes a backup set through
 //! the guest, `Runtime::restore` puts one back through the guest.
 
+use std::fs::File;
+use std::io::Read;
 use std::path::{Component, Path};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -123,7 +125,7 @@ impl Runtime {
             ));
         }
         let mut session = self.prepare(server, RestoreFlags::CATCHUP, Some(&token))?;
-        let restored = restore_into(&mut session, &set, total, progress);
+        let restored = restore_into(&mut session, server, &set, total, progress);
         let ended = session.end();
         let (gen_low, gen_high) = restored?;
         let report = ended?;
@@ -234,6 +236,7 @@ fn location(locations: &[DatabaseLocation], kind: Bft) -> Result<&str, Error> {
 /// Registers, copies, completes. Returns the generations registered.
 fn restore_into(
     session: &mut Session,
+    server: &str,
     set: &BackupSet,
     total: u64,
     progress: &mut dyn FnMut(&Progress),
@@ -250,20 +253,31 @@ fn restore_into(
         .find(|f| f.kind == FileKind::NtdsDatabase)
         .map(|f| f.original_path.clone())
         .unwrap_or_default();
-    let plan = Plan::new(
-        set,
-        Path::new(&database),
-        Path::new(&log_dir),
-        Path::new(&checkpoint_dir),
-    );
-    plan.stage(set, &mut |file, done| {
+    // A target in this process (local:) shares this filesystem: stage the
+    // files beside their destinations here. Any other (an agent) gets them
+    // through the protocol, staged and checked on its side.
+    let plan = if server.starts_with("local:") {
+        Some(Plan::new(
+            set,
+            Path::new(&database),
+            Path::new(&log_dir),
+            Path::new(&checkpoint_dir),
+        ))
+    } else {
+        None
+    };
+    let mut report = |file: &str, done| {
         progress(&Progress {
             stage: Stage::Verify,
             file,
             done,
             total,
         })
-    })?;
+    };
+    match &plan {
+        Some(plan) => plan.stage(set, &mut report)?,
+        None => upload(session, set, &mut report)?,
+    }
     let registered = session.register(&Registration {
         checkpoint_file_path: checkpoint_dir.clone(),
         log_path: log_dir.clone(),
@@ -276,11 +290,17 @@ fn restore_into(
         gen_high,
     });
     if let Err(e) = registered {
-        plan.remove_staged();
+        if let Some(plan) = &plan {
+            plan.remove_staged();
+        }
         return Err(e);
     }
     // From here the target is blocked until register-complete(S_OK).
-    match plan.place() {
+    let placed = match &plan {
+        Some(plan) => plan.place().inspect_err(|_| plan.remove_staged()),
+        None => session.place_files(),
+    };
+    match placed {
         Ok(()) => {
             progress(&Progress {
                 stage: Stage::Restore,
@@ -291,7 +311,6 @@ fn restore_into(
             session.register_complete(codes::S_OK)?
         }
         Err(e) => {
-            plan.remove_staged();
             if let Err(complete) = session.register_complete(e.code) {
                 tracing::error!("register-complete after a failed restore failed too: {complete}");
             }
@@ -299,4 +318,47 @@ fn restore_into(
         }
     }
     Ok((gen_low, gen_high))
+}
+
+/// The size of each put-data request (well under the default request limit).
+const UPLOAD_CHUNK: usize = 256 << 10;
+
+/// Sends every file of the set to the target (put-file, put-data,
+/// put-file-end with the manifest's SHA-256, which the target checks).
+fn upload(
+    session: &mut Session,
+    set: &BackupSet,
+    progress: &mut dyn FnMut(&str, u64),
+) -> Result<(), Error> {
+    // Every size and checksum first, here: a damaged set names its file and
+    // never reaches the target. The target checks each file again on arrival.
+    set.check_files(&mut |_| {})?;
+    let mut done = 0;
+    let mut buf = vec![0u8; UPLOAD_CHUNK];
+    for file in &set.manifest().files {
+        let kind = match file.kind {
+            FileKind::NtdsDatabase => Bft::NtdsDatabase,
+            FileKind::Log => Bft::Log,
+            FileKind::Checkpoint => Bft::CheckpointDir,
+        };
+        let path = set.path_of(file);
+        let mut source =
+            File::open(&path).map_err(|e| Error::io(&format!("opening {}", path.display()), e))?;
+        session.put_file(kind, &file.name, file.size)?;
+        loop {
+            let n = source
+                .read(&mut buf)
+                .map_err(|e| Error::io(&format!("reading {}", path.display()), e))?;
+            if n == 0 {
+                break;
+            }
+            session.put_data(&buf[..n])?;
+            done += n as u64;
+            progress(&file.name, done);
+        }
+        session
+            .put_file_end(&file.sha256)
+            .map_err(|e| Error::new(e.code, format!("{}: {}", path.display(), e.message)))?;
+    }
+    Ok(())
 }

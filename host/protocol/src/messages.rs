@@ -66,6 +66,22 @@ pub enum Request {
     RestoreEnd,
     /// DsSetCurrentBackupLog. Reply: `null`.
     SetCurrentBackupLog { log_number: u32 },
+    /// Starts sending a file of the restore (dsrestore extension). Reply: `null`.
+    PutFile {
+        /// The BFT code: NTDS_DATABASE, LOG or CHECKPOINT_DIR.
+        kind: u8,
+        name: String,
+        size: u64,
+    },
+    /// The next bytes of the file. Reply: `null`.
+    PutData {
+        #[serde(with = "serde_bytes")]
+        data: Vec<u8>,
+    },
+    /// Finishes the file; the target checks its size and SHA-256. Reply: `null`.
+    PutFileEnd { sha256: String },
+    /// Puts the staged files in place (after register). Reply: `null`.
+    PlaceFiles,
     /// DsBackupPrepare: starts the binding's backup session. Reply: [`BackupPrepared`].
     BackupPrepare {
         /// Passed through to the database engine; should be 0.
@@ -101,6 +117,10 @@ impl Request {
             Request::RegisterComplete { .. } => "register-complete",
             Request::RestoreEnd => "restore-end",
             Request::SetCurrentBackupLog { .. } => "set-current-backup-log",
+            Request::PutFile { .. } => "put-file",
+            Request::PutData { .. } => "put-data",
+            Request::PutFileEnd { .. } => "put-file-end",
+            Request::PlaceFiles => "place-files",
             Request::BackupPrepare { .. } => "backup-prepare",
             Request::GetDatabaseNames => "get-database-names",
             Request::OpenFile { .. } => "open-file",

@@ -17,6 +17,7 @@ pub mod sample;
 mod server;
 mod settings;
 mod token;
+mod upload;
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};

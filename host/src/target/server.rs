@@ -9,6 +9,7 @@ use dsrestore_protocol::{decode, encode, HelloOk, Reply, Request, WireError, PRO
 use serde::Serialize;
 
 use super::backup::BackupSession;
+use super::upload::Upload;
 use super::{SessionPhase, Target};
 
 /// One binding's conversation with a target.
@@ -18,6 +19,9 @@ pub struct ServerConnection {
     greeted: bool,
     session: Option<ServerSession>,
     backup: Option<BackupSession>,
+    /// Files the client sent for the restore session (dropping it removes
+    /// the staged files that were not placed).
+    upload: Option<Upload>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -46,6 +50,7 @@ impl ServerConnection {
             greeted: false,
             session: None,
             backup: None,
+            upload: None,
         }
     }
 
@@ -142,7 +147,44 @@ impl ServerConnection {
                 self.set_phase(SessionPhase::Completed);
                 ok(())
             }
+            Request::PutFile {
+                kind,
+                name: file,
+                size,
+            } => {
+                self.uploading("put-file")?;
+                let target = Arc::clone(&self.target);
+                self.upload
+                    .get_or_insert_with(Upload::default)
+                    .put_file(&target, kind, &file, size)?;
+                ok(())
+            }
+            Request::PutData { data } => {
+                self.uploading("put-data")?;
+                let target = Arc::clone(&self.target);
+                self.upload
+                    .get_or_insert_with(Upload::default)
+                    .put_data(&target, &data)?;
+                ok(())
+            }
+            Request::PutFileEnd { sha256 } => {
+                self.uploading("put-file-end")?;
+                let target = Arc::clone(&self.target);
+                self.upload
+                    .get_or_insert_with(Upload::default)
+                    .put_file_end(&target, &sha256)?;
+                ok(())
+            }
+            Request::PlaceFiles => {
+                self.session_in("place-files", &[SessionPhase::Registered])?;
+                let target = Arc::clone(&self.target);
+                self.upload
+                    .get_or_insert_with(Upload::default)
+                    .place(&target)?;
+                ok(())
+            }
             Request::RestoreEnd => {
+                self.upload = None;
                 let Some(s) = self.session.take() else {
                     return Err(fail(
                         codes::ERROR_INVALID_PARAMETER,
@@ -200,6 +242,22 @@ impl ServerConnection {
                 ok(())
             }
         }
+    }
+
+    /// Uploads belong to a prepared, unrestricted restore session.
+    fn uploading(&self, op: &str) -> Result<(), WireError> {
+        let s = self.session_in(op, &[SessionPhase::Prepared])?;
+        if s.restricted {
+            return Err(fail(
+                codes::HR_MISSING_EXPIRY_TOKEN,
+                format!(
+                    "{}: restore session {} was prepared without an expiry token: {op} needs one",
+                    self.target.name(),
+                    s.id
+                ),
+            ));
+        }
+        Ok(())
     }
 
     /// One session per binding, restore or backup.
@@ -269,6 +327,7 @@ impl Drop for ServerConnection {
     /// A binding that closes without restore-end or backup-end has its session
     /// ended here (an open backup file is closed with it).
     fn drop(&mut self) {
+        self.upload = None;
         if let Some(s) = self.session.take() {
             self.target
                 .end_session(s.id, "binding closed without restore-end");

@@ -13,7 +13,7 @@ wit_bindgen::generate!({
 
 use dsrestore::backup::binding_transport::Binding;
 use dsrestore::backup::types::{
-    AuthIdentity, BackupType, DatabaseLocation, Error, Hresult, Registration, RestoreFlags,
+    AuthIdentity, BackupType, Bft, DatabaseLocation, Error, Hresult, Registration, RestoreFlags,
 };
 use exports::dsrestore::backup::backup_client::{self, BackupContext, GuestBackupContext};
 use exports::dsrestore::backup::restore_client::{Guest, GuestRestoreContext, RestoreContext};
@@ -77,6 +77,22 @@ impl GuestRestoreContext for Context {
     }
 
     fn register_complete(&self, _: Hresult) -> Result<(), Error> {
+        Err(not_here())
+    }
+
+    fn put_file(&self, _: Bft, _: String, _: u64) -> Result<(), Error> {
+        Err(not_here())
+    }
+
+    fn put_data(&self, _: Vec<u8>) -> Result<(), Error> {
+        Err(not_here())
+    }
+
+    fn put_file_end(&self, _: String) -> Result<(), Error> {
+        Err(not_here())
+    }
+
+    fn place_files(&self) -> Result<(), Error> {
         Err(not_here())
     }
 }

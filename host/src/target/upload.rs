@@ -1,0 +1,202 @@
+//! Files a client sends for a restore (put-file, put-data, put-file-end,
+//! place-files; docs/protocol.md): each is written beside its destination
+//! under a staging name and checked (size, SHA-256); after register,
+//! place-files renames them into place. Staged files that were never placed
+//! are removed when the upload is dropped (restore-end, or the binding closed).
+
+use std::fs::{self, File};
+use std::io::Write;
+use std::path::PathBuf;
+
+use dsrestore_protocol::{bft, codes, WireError};
+use sha2::{Digest, Sha256};
+
+use super::{durable, files, Target};
+use crate::staging::{empty_of_artifacts, staging_path};
+
+fn fail(code: u32, message: impl Into<String>) -> WireError {
+    WireError {
+        code,
+        message: message.into(),
+    }
+}
+
+/// The files of one restore session's upload.
+#[derive(Default)]
+pub(super) struct Upload {
+    /// (staging path, destination) of every finished file.
+    staged: Vec<(PathBuf, PathBuf)>,
+    open: Option<OpenUpload>,
+}
+
+struct OpenUpload {
+    file: File,
+    hasher: Sha256,
+    staging: PathBuf,
+    destination: PathBuf,
+    size: u64,
+    written: u64,
+}
+
+impl Upload {
+    pub fn put_file(
+        &mut self,
+        target: &Target,
+        kind: u8,
+        name: &str,
+        size: u64,
+    ) -> Result<(), WireError> {
+        let tname = target.name();
+        if let Some(open) = &self.open {
+            return Err(fail(
+                codes::ERROR_INVALID_PARAMETER,
+                format!(
+                    "{tname}: {} is still open: put-file-end it first",
+                    open.destination.display()
+                ),
+            ));
+        }
+        let plain = !name.is_empty() && !name.contains(['/', '\\']) && name != "." && name != "..";
+        let layout = target.layout();
+        let destination = match kind {
+            bft::NTDS_DATABASE if plain => layout.database_file(),
+            bft::LOG if plain && files::log_generation(name).is_some() => layout.log_dir().join(name),
+            bft::CHECKPOINT_DIR if name == files::CHECKPOINT => layout.checkpoint_dir().join(name),
+            _ => {
+                return Err(fail(
+                    codes::ERROR_INVALID_PARAMETER,
+                    format!("{tname}: put-file of {name:?} with kind {kind:#04x}: expected the database, a log edbXXXXX.log or the checkpoint {}", files::CHECKPOINT),
+                ))
+            }
+        };
+        if self.staged.iter().any(|(_, d)| *d == destination) {
+            return Err(fail(
+                codes::ERROR_INVALID_PARAMETER,
+                format!("{tname}: {} was already sent", destination.display()),
+            ));
+        }
+        let staging = staging_path(&destination);
+        let file = File::create(&staging)
+            .map_err(|e| target.io_failure(&format!("creating {}", staging.display()), e))?;
+        self.open = Some(OpenUpload {
+            file,
+            hasher: Sha256::new(),
+            staging,
+            destination,
+            size,
+            written: 0,
+        });
+        Ok(())
+    }
+
+    pub fn put_data(&mut self, target: &Target, data: &[u8]) -> Result<(), WireError> {
+        let open = self.open.as_mut().ok_or_else(|| {
+            fail(
+                codes::HR_INVALID_HANDLE,
+                format!("{}: put-data without put-file", target.name()),
+            )
+        })?;
+        if open.written + data.len() as u64 > open.size {
+            return Err(fail(
+                codes::ERROR_INVALID_PARAMETER,
+                format!(
+                    "{}: {} is announced as {} bytes; this data goes past that",
+                    target.name(),
+                    open.destination.display(),
+                    open.size
+                ),
+            ));
+        }
+        open.file
+            .write_all(data)
+            .map_err(|e| target.io_failure(&format!("writing {}", open.staging.display()), e))?;
+        open.hasher.update(data);
+        open.written += data.len() as u64;
+        Ok(())
+    }
+
+    pub fn put_file_end(&mut self, target: &Target, sha256: &str) -> Result<(), WireError> {
+        let open = self.open.take().ok_or_else(|| {
+            fail(
+                codes::HR_INVALID_HANDLE,
+                format!("{}: put-file-end without put-file", target.name()),
+            )
+        })?;
+        let actual = hex::encode(open.hasher.clone().finalize());
+        let problem = if open.written != open.size {
+            Some(format!(
+                "{} bytes arrived, {} were announced",
+                open.written, open.size
+            ))
+        } else if !actual.eq_ignore_ascii_case(sha256) {
+            Some(format!(
+                "SHA-256 {actual} does not match the client's {sha256}"
+            ))
+        } else {
+            None
+        };
+        if let Some(problem) = problem {
+            let _ = fs::remove_file(&open.staging);
+            return Err(fail(
+                codes::HR_INVALID_BACKUP,
+                format!(
+                    "{}: {}: {problem}",
+                    target.name(),
+                    open.destination.display()
+                ),
+            ));
+        }
+        open.file
+            .sync_all()
+            .map_err(|e| target.io_failure(&format!("syncing {}", open.staging.display()), e))?;
+        self.staged.push((open.staging, open.destination));
+        Ok(())
+    }
+
+    /// After register: empty the locations of restore artifacts, rename the
+    /// staged files into place, fsync the directories.
+    pub fn place(&mut self, target: &Target) -> Result<(), WireError> {
+        if let Some(open) = &self.open {
+            return Err(fail(
+                codes::ERROR_INVALID_PARAMETER,
+                format!(
+                    "{}: {} is still open",
+                    target.name(),
+                    open.destination.display()
+                ),
+            ));
+        }
+        let layout = target.layout();
+        let dirs = [
+            layout.database_dir(),
+            layout.log_dir(),
+            layout.checkpoint_dir(),
+        ];
+        for dir in &dirs {
+            empty_of_artifacts(dir)
+                .map_err(|e| target.io_failure(&format!("emptying {}", dir.display()), e))?;
+        }
+        for (staging, destination) in std::mem::take(&mut self.staged) {
+            fs::rename(&staging, &destination).map_err(|e| {
+                target.io_failure(&format!("putting {} in place", destination.display()), e)
+            })?;
+        }
+        for dir in &dirs {
+            durable::sync_dir(dir)
+                .map_err(|e| target.io_failure(&format!("syncing {}", dir.display()), e))?;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Upload {
+    fn drop(&mut self) {
+        let open = self.open.take().map(|o| o.staging);
+        for staging in open
+            .into_iter()
+            .chain(self.staged.drain(..).map(|(s, _)| s))
+        {
+            let _ = fs::remove_file(staging);
+        }
+    }
+}
