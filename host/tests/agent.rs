@@ -81,17 +81,8 @@ fn a_request_before_authentication_is_refused_and_the_connection_closed() {
     let target = prepared_target(dir.path(), false);
     let agent = AgentProcess::start(&target);
     let mut stream = TcpStream::connect(agent.server.trim_start_matches("tcp://")).unwrap();
-    let hello = dsrestore_protocol::encode(&dsrestore_protocol::Request::IsNtdsOnline);
-    stream
-        .write_all(&(hello.len() as u32).to_be_bytes())
-        .unwrap();
-    stream.write_all(&hello).unwrap();
-    let mut header = [0; 4];
-    stream.read_exact(&mut header).unwrap();
-    let mut reply = vec![0; u32::from_be_bytes(header) as usize];
-    stream.read_exact(&mut reply).unwrap();
-    let reply: dsrestore_protocol::Reply<()> = dsrestore_protocol::decode(&reply).unwrap();
-    match reply {
+    let request = dsrestore_protocol::encode(&dsrestore_protocol::Request::IsNtdsOnline);
+    match raw_call::<()>(&mut stream, &request) {
         dsrestore_protocol::Reply::Err(e) => assert_eq!(e.code, codes::ERROR_ACCESS_DENIED),
         other => panic!("served before authentication: {other:?}"),
     }
@@ -110,12 +101,7 @@ fn agent_killed_mid_restore_leaves_the_target_blocked_and_a_new_restore_complete
     let set = dir.path().join("set");
     {
         let agent = AgentProcess::start(&target);
-        let (code, _, err) = run_as(
-            PASSWORD,
-            &["backup", "--server", &agent.server, "--out", path(&set)],
-        );
-        assert_eq!(code, 0, "{err}");
-        run(&["target", "offline", path(&target)]);
+        back_up_then_take_offline(&agent, &target, &set);
 
         // A restore that registers and is then cut off: the agent dies.
         let runtime = Runtime::new(Config::default()).unwrap();
@@ -167,6 +153,20 @@ fn agent_killed_mid_restore_leaves_the_target_blocked_and_a_new_restore_complete
     assert_eq!(run(&["target", "online", path(&target)]).0, 0);
 }
 
+/// A backup of `target` through `agent` into `set`, then the target offline.
+fn back_up_then_take_offline(
+    agent: &AgentProcess,
+    target: &std::path::Path,
+    set: &std::path::Path,
+) {
+    let (code, _, err) = run_as(
+        PASSWORD,
+        &["backup", "--server", &agent.server, "--out", path(set)],
+    );
+    assert_eq!(code, 0, "{err}");
+    run(&["target", "offline", path(target)]);
+}
+
 /// One framed request on a raw connection; returns the decoded reply.
 fn raw_call<T: serde::de::DeserializeOwned>(
     stream: &mut TcpStream,
@@ -192,12 +192,7 @@ fn a_client_that_disconnects_after_register_leaves_the_target_blocked() {
     let target = prepared_target(dir.path(), true);
     let set = dir.path().join("set");
     let agent = AgentProcess::start(&target);
-    let (code, _, err) = run_as(
-        PASSWORD,
-        &["backup", "--server", &agent.server, "--out", path(&set)],
-    );
-    assert_eq!(code, 0, "{err}");
-    run(&["target", "offline", path(&target)]);
+    back_up_then_take_offline(&agent, &target, &set);
     let token = dsrestore_host::backup_set::BackupSet::open(&set)
         .unwrap()
         .expiry_token()
