@@ -1,0 +1,178 @@
+//! The dsrestore command as a component for the stock `wasmtime` CLI. It
+//! imports the guest's `restore-client`; composed with the guest and the TCP
+//! transport (`dsrestore-cli.wasm`) it needs only WASI:
+//!
+//! ```text
+//! wasmtime run -S inherit-network=y --env DSRESTORE_PASSWORD=... --dir <set>::<set> \
+//!     dsrestore-cli.wasm restore --from <set> --server tcp://127.0.0.1:<port> --user 'CORP\backup'
+//! ```
+//!
+//! The files travel to the agent with put-file/put-data/put-file-end, so only
+//! the backup set's directory is needed. Same arguments and exit codes as the
+//! native CLI for `restore`, `verify` and `is-online`.
+
+wit_bindgen::generate!({
+    inline: "package dsrestore:cli;
+             world cli { import dsrestore:backup/restore-client@0.1.0; }",
+    path: "../../wit",
+    world: "dsrestore:cli/cli",
+    generate_all,
+});
+
+mod set;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use dsrestore::backup::restore_client as rc;
+use dsrestore::backup::types::{
+    AuthIdentity, Bft, Error, Registration, RestoreFlags, RestoreMapEntry,
+};
+
+#[derive(Parser)]
+#[command(
+    name = "dsrestore",
+    about = "dsrestore as a WebAssembly component (restore, verify, is-online)"
+)]
+struct Cli {
+    /// Authenticate as DOMAIN\user; the password comes from $DSRESTORE_PASSWORD.
+    #[arg(long, global = true)]
+    user: Option<String>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Restore a backup set to a server through an agent.
+    Restore {
+        #[arg(long)]
+        from: String,
+        #[arg(long)]
+        server: String,
+    },
+    /// Check a backup set without touching any target.
+    Verify { set: String },
+    /// Ask whether the directory service on a server is online.
+    IsOnline {
+        #[arg(long)]
+        server: String,
+    },
+}
+
+const S_OK: u32 = 0;
+const UPLOAD_CHUNK: usize = 256 << 10;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = identity(cli.user.as_deref()).and_then(|()| match &cli.command {
+        Command::Restore { from, server } => restore(from, server),
+        Command::Verify { set } => set::Set::open(set)
+            .and_then(|s| s.verify())
+            .map(|s| println!("{set}: complete and intact: {} files, {} bytes", s.0, s.1)),
+        Command::IsOnline { server } => rc::is_ntds_online(server)
+            .map(|online| println!("{}", if online { "online" } else { "offline" })),
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("dsrestore: error {:#010x}: {}", e.code, e.message);
+            ExitCode::from(exit_of(e.code))
+        }
+    }
+}
+
+/// The native CLI's exit codes by kind of failure.
+fn exit_of(code: u32) -> u8 {
+    match code {
+        0x8007_0057 | 0xC7FF_0001 | 0x8007_0002 => 2,
+        0x8007_0005 | 0x8007_0420 | 0x8007_0032 | 0xC7FF_0004 | 0xC7FF_0005 | 0xC7FF_000F
+        | 0xC7FF_0011 | 0xC800_0226 => 3,
+        0xC7FF_0007 | 0x8007_05B4 | 0x8007_06BE | 0x8007_06C0 | 0x8007_06F7 | 0x8007_06B9
+        | 0x8007_06B6 => 4,
+        0xC800_020E | 0xC800_0210 | 0xC800_022C | 0xC7FF_0010 => 5,
+        _ => 1,
+    }
+}
+
+fn identity(user: Option<&str>) -> Result<(), Error> {
+    let Some(user) = user else { return Ok(()) };
+    let password = std::env::var("DSRESTORE_PASSWORD").map_err(|_| Error {
+        code: 0x8007_0057,
+        message: format!("user {user} needs a password: set DSRESTORE_PASSWORD (wasmtime run --env DSRESTORE_PASSWORD=...)"),
+    })?;
+    let (domain, user) = user.split_once('\\').unwrap_or(("", user));
+    rc::set_auth_identity(Some(&AuthIdentity {
+        user: user.to_string(),
+        domain: domain.to_string(),
+        password,
+    }))
+}
+
+fn restore(from: &str, server: &str) -> Result<(), Error> {
+    let set = set::Set::open(from)?;
+    let (files, bytes) = set.verify()?;
+    if rc::is_ntds_online(server)? {
+        return Err(Error {
+            code: 0x8007_0420,
+            message: format!("{server}: the directory service is online; take it offline (restore mode) before a restore"),
+        });
+    }
+    let ctx = rc::prepare(server, RestoreFlags::CATCHUP, Some(&set.expiry_token()?))?;
+    let restored = restore_into(&ctx, &set);
+    let ended = rc::end(ctx);
+    let (gen_low, gen_high) = restored?;
+    ended?;
+    println!("restored {from} to {server}: {files} files, {bytes} bytes, logs {gen_low:#x}..={gen_high:#x}");
+    Ok(())
+}
+
+fn restore_into(ctx: &rc::RestoreContext, set: &set::Set) -> Result<(u32, u32), Error> {
+    let locations = ctx.database_locations()?;
+    let find = |kind: Bft| {
+        locations
+            .iter()
+            .find(|l| l.kind == kind)
+            .map(|l| l.path.clone())
+            .ok_or_else(|| Error {
+                code: 0xC7FF_0002,
+                message: format!("the target gave no {kind:?} location"),
+            })
+    };
+    let (database, log_dir, checkpoint_dir) = (
+        find(Bft::NtdsDatabase)?,
+        find(Bft::LogDir)?,
+        find(Bft::CheckpointDir)?,
+    );
+    for file in &set.manifest.files {
+        let kind = match file.kind.as_str() {
+            "ntds-database" => Bft::NtdsDatabase,
+            "log" => Bft::Log,
+            _ => Bft::CheckpointDir,
+        };
+        ctx.put_file(kind, &file.name, file.size)?;
+        set.read_chunks(file, UPLOAD_CHUNK, &mut |chunk| ctx.put_data(chunk))?;
+        ctx.put_file_end(&file.sha256)?;
+    }
+    let (gen_low, gen_high) = set.generations();
+    ctx.register(&Registration {
+        checkpoint_file_path: checkpoint_dir,
+        log_path: log_dir.clone(),
+        restore_map: vec![RestoreMapEntry {
+            database_name: set.original_database(),
+            new_database_name: database,
+        }],
+        backup_log_path: log_dir,
+        gen_low,
+        gen_high,
+    })?;
+    // From here the target is blocked until register-complete(S_OK).
+    match ctx.place_files() {
+        Ok(()) => ctx.register_complete(S_OK)?,
+        Err(e) => {
+            let _ = ctx.register_complete(e.code);
+            return Err(e);
+        }
+    }
+    Ok((gen_low, gen_high))
+}
