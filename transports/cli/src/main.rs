@@ -1,5 +1,5 @@
 //! The dsrestore command as a component for the stock `wasmtime` CLI. It
-//! imports the guest's `restore-client`; composed with the guest and the TCP
+//! imports the guest's `restore-client` and `backup-client`; composed with the guest and the TCP
 //! transport (`dsrestore-cli.wasm`) it needs only WASI:
 //!
 //! ```text
@@ -9,16 +9,20 @@
 //!
 //! The files travel to the agent with put-file/put-data/put-file-end, so only
 //! the backup set's directory is needed. Same arguments and exit codes as the
-//! native CLI for `restore`, `verify` and `is-online`.
+//! native CLI for `backup`, `restore`, `verify` and `is-online`.
 
 wit_bindgen::generate!({
     inline: "package dsrestore:cli;
-             world cli { import dsrestore:backup/restore-client@0.1.0; }",
+             world cli {
+                 import dsrestore:backup/restore-client@0.1.0;
+                 import dsrestore:backup/backup-client@0.1.0;
+             }",
     path: "../../wit",
     world: "dsrestore:cli/cli",
     generate_all,
 });
 
+mod backup;
 mod set;
 
 use std::process::ExitCode;
@@ -44,6 +48,13 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Take a full backup of a server into a new backup set.
+    Backup {
+        #[arg(long)]
+        server: String,
+        #[arg(long)]
+        out: String,
+    },
     /// Restore a backup set to a server through an agent.
     Restore {
         #[arg(long)]
@@ -66,6 +77,9 @@ const UPLOAD_CHUNK: usize = 256 << 10;
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = identity(cli.user.as_deref()).and_then(|()| match &cli.command {
+        Command::Backup { server, out } => backup::backup(server, out).map(|(files, bytes)| {
+            println!("backed up {server} to {out}: {files} files, {bytes} bytes")
+        }),
         Command::Restore { from, server } => restore(from, server),
         Command::Verify { set } => set::Set::open(set)
             .and_then(|s| s.verify())

@@ -5,7 +5,10 @@
 
 wit_bindgen::generate!({
     inline: "package dsrestore:tcp-transport;
-             world transport { export dsrestore:backup/binding-transport@0.1.0; }",
+             world transport {
+                 export dsrestore:backup/types@0.1.0;
+                 export dsrestore:backup/binding-transport@0.1.0;
+             }",
     path: "../../wit",
     world: "dsrestore:tcp-transport/transport",
     generate_all,
@@ -15,13 +18,13 @@ use std::cell::RefCell;
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpStream};
 
-use dsrestore::backup::types::{AuthIdentity, Error};
 use dsrestore_protocol::codes;
 use dsrestore_protocol::framing::{
     frame_header, frame_len, Authenticate, Authenticated, Credentials, MAX_FRAME_BYTES,
 };
 use dsrestore_protocol::{decode, encode, Reply};
 use exports::dsrestore::backup::binding_transport::{Binding, Guest, GuestBinding};
+use exports::dsrestore::backup::types::{AuthIdentity, Error};
 
 struct Transport;
 
