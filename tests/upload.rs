@@ -248,3 +248,19 @@ fn to_wire(r: dsrestore_host::Registration) -> dsrestore_protocol::Registration 
         gen_high: r.gen_high,
     }
 }
+
+#[test]
+fn place_files_without_any_file_sent_deletes_nothing() {
+    let fx = Fixture::online_with_data(1 << 20);
+    fx.target.set_online(false).unwrap();
+    let mut conn = prepared(&fx);
+    send(&mut conn, &Request::Register(to_wire(fx.registration()))).unwrap();
+    assert_eq!(
+        send(&mut conn, &Request::PlaceFiles),
+        Err(codes::ERROR_INVALID_PARAMETER)
+    );
+    assert!(
+        fx.target.layout().database_file().exists(),
+        "the database is still there"
+    );
+}

@@ -152,35 +152,32 @@ impl ServerConnection {
                 name: file,
                 size,
             } => {
-                self.uploading("put-file")?;
-                let target = Arc::clone(&self.target);
-                self.upload
-                    .get_or_insert_with(Upload::default)
-                    .put_file(&target, kind, &file, size)?;
+                let (upload, target) = self.upload("put-file")?;
+                upload.put_file(&target, kind, &file, size)?;
                 ok(())
             }
             Request::PutData { data } => {
-                self.uploading("put-data")?;
-                let target = Arc::clone(&self.target);
-                self.upload
-                    .get_or_insert_with(Upload::default)
-                    .put_data(&target, &data)?;
+                let (upload, target) = self.upload("put-data")?;
+                upload.put_data(&target, &data)?;
                 ok(())
             }
             Request::PutFileEnd { sha256 } => {
-                self.uploading("put-file-end")?;
-                let target = Arc::clone(&self.target);
-                self.upload
-                    .get_or_insert_with(Upload::default)
-                    .put_file_end(&target, &sha256)?;
+                let (upload, target) = self.upload("put-file-end")?;
+                upload.put_file_end(&target, &sha256)?;
                 ok(())
             }
             Request::PlaceFiles => {
                 self.session_in("place-files", &[SessionPhase::Registered])?;
                 let target = Arc::clone(&self.target);
-                self.upload
-                    .get_or_insert_with(Upload::default)
-                    .place(&target)?;
+                let Some(upload) = self.upload.as_mut() else {
+                    return Err(fail(
+                        codes::ERROR_INVALID_PARAMETER,
+                        format!(
+                            "{name}: place-files: no file was sent with put-file in this session"
+                        ),
+                    ));
+                };
+                upload.place(&target)?;
                 ok(())
             }
             Request::RestoreEnd => {
@@ -242,6 +239,13 @@ impl ServerConnection {
                 ok(())
             }
         }
+    }
+
+    /// The session's upload, for `op`, and the target.
+    fn upload(&mut self, op: &str) -> Result<(&mut Upload, Arc<Target>), WireError> {
+        self.uploading(op)?;
+        let target = Arc::clone(&self.target);
+        Ok((self.upload.get_or_insert_with(Upload::default), target))
     }
 
     /// Uploads belong to a prepared, unrestricted restore session.

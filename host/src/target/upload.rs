@@ -156,6 +156,17 @@ impl Upload {
     /// After register: empty the locations of restore artifacts, rename the
     /// staged files into place, fsync the directories.
     pub fn place(&mut self, target: &Target) -> Result<(), WireError> {
+        // Nothing staged: emptying the locations would delete the target's
+        // files and put nothing in their place.
+        if self.staged.is_empty() && self.open.is_none() {
+            return Err(fail(
+                codes::ERROR_INVALID_PARAMETER,
+                format!(
+                    "{}: place-files: no file was sent with put-file in this session",
+                    target.name()
+                ),
+            ));
+        }
         if let Some(open) = &self.open {
             return Err(fail(
                 codes::ERROR_INVALID_PARAMETER,
