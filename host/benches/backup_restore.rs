@@ -4,6 +4,11 @@
 //! Run: `cargo bench -p dsrestore-host --bench backup_restore`. The ratios are
 //! throughput relative to `cp -r` (1.0 = as fast as cp; the targets are
 //! restore >= 0.9 and backup >= 0.7). `DSRESTORE_BENCH_MIB` changes the size.
+//!
+//! Restore is measured twice: to an empty target (a rebuilt server), against
+//! `cp -r` into an empty directory; and over the database a previous restore
+//! left, against `cp -r` over the same files, because deleting the old files
+//! costs both of them time.
 
 use std::hint::black_box;
 use std::path::{Path, PathBuf};
@@ -20,7 +25,6 @@ struct Fixture {
     source: String,
     source_dirs: Vec<PathBuf>,
     set: PathBuf,
-    restore_target: String,
     bytes: u64,
 }
 
@@ -49,12 +53,10 @@ fn fixture(rt: &Runtime) -> Fixture {
             &mut |_: &Progress| {},
         )
         .unwrap();
-    let restore_target = Target::init(&root.join("restore"), InitOptions::default()).unwrap();
     Fixture {
         source: format!("local:{}", source.layout().root().display()),
         source_dirs: vec![source.layout().database_dir(), source.layout().log_dir()],
         set,
-        restore_target: format!("local:{}", restore_target.layout().root().display()),
         bytes: report.bytes,
         root,
         _dir: dir,
@@ -77,9 +79,14 @@ fn backup(rt: &Runtime, fx: &Fixture, into: &Path) {
     rt.backup(&fx.source, into, &mut |_: &Progress| {}).unwrap();
 }
 
-fn restore(rt: &Runtime, fx: &Fixture) {
-    rt.restore(&fx.set, &fx.restore_target, &mut |_: &Progress| {})
-        .unwrap();
+/// An empty, offline target in `dir` (no database yet: a rebuilt server).
+fn empty_target(dir: &Path) -> String {
+    let target = Target::init(dir, InitOptions::default()).unwrap();
+    format!("local:{}", target.layout().root().display())
+}
+
+fn restore(rt: &Runtime, fx: &Fixture, server: &str) {
+    rt.restore(&fx.set, server, &mut |_: &Progress| {}).unwrap();
 }
 
 /// Median of `runs` timings from `time`, for the ratios.
@@ -89,11 +96,20 @@ fn median(runs: usize, mut time: impl FnMut() -> Duration) -> Duration {
     times[runs / 2]
 }
 
-/// Times `iters` runs of `run`, each into a fresh `out` directory that is
-/// removed (untimed) after the run, so the disk does not fill across samples.
-fn timed(iters: u64, out: &Path, mut run: impl FnMut(&Path)) -> Duration {
+/// Times `iters` runs of `run` on a fresh `out` directory: `setup` prepares
+/// it (untimed; the page cache is then flushed with `sync`, untimed), `run`
+/// is timed, and `out` is removed (untimed) after each run, so the disk does
+/// not fill across samples.
+fn timed(
+    iters: u64,
+    out: &Path,
+    mut setup: impl FnMut(&Path),
+    mut run: impl FnMut(&Path),
+) -> Duration {
     let mut total = Duration::ZERO;
     for _ in 0..iters {
+        setup(out);
+        Command::new("sync").status().unwrap();
         let start = Instant::now();
         run(out);
         total += start.elapsed();
@@ -102,46 +118,82 @@ fn timed(iters: u64, out: &Path, mut run: impl FnMut(&Path)) -> Duration {
     total
 }
 
+/// One measured operation: its name, what prepares `out`, what is timed.
+type Case<'a> = (&'a str, Box<dyn Fn(&Path) + 'a>, Box<dyn Fn(&Path) + 'a>);
+
 fn bench(c: &mut Criterion) {
     let rt = Runtime::new(Config::default()).unwrap();
     let fx = fixture(&rt);
     let out = fx.root.join("out");
+    let target_in = |out: &Path| empty_target(&out.join("target"));
+    let cases: Vec<Case> = vec![
+        (
+            "cp -r (baseline)",
+            Box::new(|_| {}),
+            Box::new(|out| cp_r(&fx.source_dirs, out)),
+        ),
+        (
+            "backup through the sandbox",
+            Box::new(|_| {}),
+            Box::new(|out| backup(&rt, &fx, out)),
+        ),
+        (
+            "restore to an empty target",
+            Box::new(|out| {
+                target_in(out);
+            }),
+            Box::new(|out| restore(&rt, &fx, &target_in_path(out))),
+        ),
+        (
+            "cp -r over the same files (baseline)",
+            Box::new(|out| cp_r(&fx.source_dirs, out)),
+            Box::new(|out| cp_r(&fx.source_dirs, out)),
+        ),
+        (
+            "restore over a database",
+            Box::new(|out| restore(&rt, &fx, &target_in(out))),
+            Box::new(|out| restore(&rt, &fx, &target_in_path(out))),
+        ),
+    ];
 
     let mut group = c.benchmark_group("backup_restore");
     group.throughput(Throughput::Bytes(fx.bytes));
     group.sample_size(10);
-    group.measurement_time(Duration::from_secs(30));
-    group.bench_function("cp -r (baseline)", |b| {
-        b.iter_custom(|iters| timed(iters, &out, |out| cp_r(&fx.source_dirs, out)))
-    });
-    group.bench_function("backup through the sandbox", |b| {
-        b.iter_custom(|iters| timed(iters, &out, |out| backup(&rt, &fx, out)))
-    });
-    group.bench_function("restore through the sandbox", |b| {
-        b.iter(|| restore(&rt, black_box(&fx)))
-    });
+    group.measurement_time(Duration::from_secs(20));
+    for (name, setup, run) in &cases {
+        group.bench_function(*name, |b| {
+            b.iter_custom(|iters| timed(iters, &out, setup, |out| run(black_box(out))))
+        });
+    }
     group.finish();
 
     // The ratios, from medians measured here, in the same run.
     let runs = 5;
-    let cp = median(runs, || timed(1, &out, |out| cp_r(&fx.source_dirs, out)));
-    let backup_time = median(runs, || timed(1, &out, |out| backup(&rt, &fx, out)));
-    let restore_time = median(runs, || timed(1, &out, |_| restore(&rt, &fx)));
+    let times: Vec<Duration> = cases
+        .iter()
+        .map(|(_, setup, run)| median(runs, || timed(1, &out, setup, run)))
+        .collect();
     let mib = fx.bytes as f64 / f64::from(1 << 20);
     println!("\nbackup_restore: {mib:.0} MiB, medians of {runs}:");
-    println!(
-        "  cp -r    {:>8.1} ms  {:>7.0} MiB/s",
-        cp.as_secs_f64() * 1e3,
-        mib / cp.as_secs_f64()
-    );
-    for (name, t, target) in [("backup", backup_time, 0.7), ("restore", restore_time, 0.9)] {
-        let ratio = cp.as_secs_f64() / t.as_secs_f64();
-        println!(
-            "  {name:<8} {:>8.1} ms  {:>7.0} MiB/s  ratio to cp -r: {ratio:.2}x (target >= {target}x)",
-            t.as_secs_f64() * 1e3,
-            mib / t.as_secs_f64()
-        );
+    // (case, its baseline, the target ratio)
+    let ratios = [(1, 0, Some(0.7)), (2, 0, Some(0.9)), (4, 3, None)];
+    for (i, (name, _, _)) in cases.iter().enumerate() {
+        let t = times[i].as_secs_f64();
+        print!("  {name:<38} {:>7.1} ms {:>6.0} MiB/s", t * 1e3, mib / t);
+        if let Some(&(_, base, target)) = ratios.iter().find(|r| r.0 == i) {
+            let ratio = times[base].as_secs_f64() / t;
+            print!("  ratio to {}: {ratio:.2}x", cases[base].0);
+            if let Some(target) = target {
+                print!(" (target >= {target}x)");
+            }
+        }
+        println!();
     }
+}
+
+/// The server name of the target [`empty_target`] made in `out`.
+fn target_in_path(out: &Path) -> String {
+    format!("local:{}", out.join("target").display())
 }
 
 criterion_group!(benches, bench);

@@ -13,12 +13,12 @@ use std::sync::Arc;
 
 use dsrestore_protocol::codes;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
-use crate::chunk_thread::ChunkThread;
+use crate::chunk_thread::Sha256Thread;
 use crate::error::Error;
 use crate::target::durable;
 use crate::target::files::log_generation;
+use crate::writeback::EarlyWriteback;
 
 /// The manifest's file name.
 pub const MANIFEST: &str = "manifest.json";
@@ -26,8 +26,9 @@ pub const MANIFEST: &str = "manifest.json";
 pub const FORMAT: u32 = 1;
 /// The directory of the backed-up files inside a set.
 const FILES_DIR: &str = "files";
-/// Buffer size for hashing.
-const HASH_CHUNK: usize = 1 << 20;
+/// The read size when checking a set's files: small enough to stay in cache
+/// between the reading and the hashing thread.
+const READ_CHUNK: usize = 128 << 10;
 
 /// What a file of a set is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -201,54 +202,75 @@ impl BackupSet {
     pub fn check_files(&self, progress: &mut dyn FnMut(u64)) -> Result<(), Error> {
         let mut done = 0;
         for file in &self.manifest.files {
-            let path = self.path_of(file);
-            let missing = |e: io::Error| {
-                let code = if file.kind == FileKind::Log {
-                    codes::HR_MISSING_LOG_FILE
-                } else {
-                    codes::HR_INVALID_BACKUP
-                };
-                Error::new(code, format!("{}: {e}", path.display()))
-            };
-            let actual = fs::metadata(&path).map_err(missing)?.len();
-            if actual != file.size {
-                return Err(invalid(format!(
-                    "{}: {actual} bytes, the manifest says {}",
-                    path.display(),
-                    file.size
-                )));
-            }
-            let sha256 = hash_file(&path, &mut |n| {
-                done += n;
-                progress(done)
-            })
-            .map_err(missing)?;
-            if sha256 != file.sha256 {
-                return Err(invalid(format!(
-                    "{}: SHA-256 {sha256} does not match the manifest's {}",
-                    path.display(),
-                    file.sha256
-                )));
-            }
+            self.read_checked(file, &mut |chunk| {
+                done += chunk.len() as u64;
+                progress(done);
+                Ok(())
+            })?;
         }
         Ok(())
     }
-}
 
-/// The SHA-256 of a file, read in chunks; `progress` gets each chunk's size.
-fn hash_file(path: &Path, progress: &mut dyn FnMut(u64)) -> io::Result<String> {
-    let mut file = File::open(path)?;
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; HASH_CHUNK];
-    loop {
-        let n = file.read(&mut buf)?;
-        if n == 0 {
-            break;
+    /// Reads `file` of the set once, in chunks, handing each to `each` while
+    /// another thread computes its SHA-256; checks the file's presence, its
+    /// size (before reading) and its checksum (after). Every error names the
+    /// file. What `each` received is exactly what was checked.
+    pub(crate) fn read_checked(
+        &self,
+        file: &SetFile,
+        each: &mut dyn FnMut(&[u8]) -> Result<(), Error>,
+    ) -> Result<(), Error> {
+        let path = self.path_of(file);
+        let missing = |e: io::Error| {
+            let code = if file.kind == FileKind::Log {
+                codes::HR_MISSING_LOG_FILE
+            } else {
+                codes::HR_INVALID_BACKUP
+            };
+            Error::new(code, format!("{}: {e}", path.display()))
+        };
+        let mut source = File::open(&path).map_err(missing)?;
+        let size_error = |actual: u64| {
+            invalid(format!(
+                "{}: {actual} bytes, the manifest says {}",
+                path.display(),
+                file.size
+            ))
+        };
+        let actual = source.metadata().map_err(missing)?.len();
+        if actual != file.size {
+            return Err(size_error(actual));
         }
-        hasher.update(&buf[..n]);
-        progress(n as u64);
+        let hasher = Sha256Thread::spawn();
+        let mut read = 0;
+        loop {
+            // Fresh capacity, not zeroed: `read_to_end` reads into it as is.
+            let mut chunk = Vec::with_capacity(READ_CHUNK);
+            (&mut source)
+                .take(READ_CHUNK as u64)
+                .read_to_end(&mut chunk)
+                .map_err(missing)?;
+            if chunk.is_empty() {
+                break;
+            }
+            read += chunk.len() as u64;
+            let chunk = Arc::new(chunk);
+            hasher.send(Arc::clone(&chunk));
+            each(&chunk)?;
+        }
+        if read != file.size {
+            return Err(size_error(read));
+        }
+        let sha256 = hasher.finish_hex()?;
+        if sha256 != file.sha256 {
+            return Err(invalid(format!(
+                "{}: SHA-256 {sha256} does not match the manifest's {}",
+                path.display(),
+                file.sha256
+            )));
+        }
+        Ok(())
     }
-    Ok(hex::encode(hasher.finalize()))
 }
 
 /// Writes a new set: files first, each hashed as it streams in and fsynced,
@@ -262,7 +284,8 @@ pub(crate) struct SetWriter {
 /// (a writing thread too was slower on two cores: docs/performance.md).
 pub(crate) struct FileWriter {
     file: File,
-    hasher: ChunkThread<Sha256>,
+    hasher: Sha256Thread,
+    writeback: EarlyWriteback,
     entry: SetFile,
 }
 
@@ -326,7 +349,8 @@ impl SetWriter {
         };
         Ok(FileWriter {
             file,
-            hasher: ChunkThread::spawn(Sha256::new(), |hasher, chunk| hasher.update(chunk)),
+            hasher: Sha256Thread::spawn(),
+            writeback: EarlyWriteback::default(),
             entry,
         })
     }
@@ -339,11 +363,7 @@ impl SetWriter {
             .flush()
             .and_then(|()| writer.file.sync_all())
             .map_err(|e| Error::io(&what, e))?;
-        let hasher = writer
-            .hasher
-            .finish()
-            .ok_or_else(|| Error::new(codes::HR_ERROR, "the SHA-256 thread panicked"))?;
-        writer.entry.sha256 = hex::encode(hasher.finalize());
+        writer.entry.sha256 = writer.hasher.finish_hex()?;
         self.files.push(writer.entry);
         Ok(self.files.last().expect("just pushed"))
     }
@@ -382,7 +402,76 @@ impl FileWriter {
         self.file
             .write_all(&chunk)
             .map_err(|e| Error::io(&format!("writing {}", self.entry.name), e))?;
+        self.writeback.wrote(&self.file, chunk.len() as u64);
         self.entry.size += chunk.len() as u64;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A set of one database file of `len` pseudo-random bytes.
+    fn one_file_set(dir: &Path, len: usize) -> (BackupSet, Vec<u8>) {
+        let bytes: Vec<u8> = (0..len).map(|i| (i * 7 + i / 251) as u8).collect();
+        let mut writer = SetWriter::create(dir).unwrap();
+        let mut file = writer
+            .begin(FileKind::NtdsDatabase, "/db/ntds.dit")
+            .unwrap();
+        for chunk in bytes.chunks(100_000) {
+            file.write(chunk.to_vec()).unwrap();
+        }
+        writer.finish(file).unwrap();
+        (writer.commit("local:/db", 0, b"token").unwrap(), bytes)
+    }
+
+    #[test]
+    fn read_checked_hands_over_exactly_the_file_in_chunks() {
+        let dir = tempfile::tempdir().unwrap();
+        let (set, bytes) = one_file_set(&dir.path().join("set"), 3 * READ_CHUNK + 17);
+        let mut seen = Vec::new();
+        let mut chunks = 0;
+        set.read_checked(&set.manifest().files[0], &mut |chunk| {
+            seen.extend_from_slice(chunk);
+            chunks += 1;
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(seen, bytes);
+        assert_eq!(chunks, 4);
+    }
+
+    #[test]
+    fn read_checked_reports_a_changed_byte_after_the_last_chunk() {
+        let dir = tempfile::tempdir().unwrap();
+        let (set, mut bytes) = one_file_set(&dir.path().join("set"), 2 * READ_CHUNK);
+        bytes[READ_CHUNK + 5] ^= 0x80;
+        fs::write(set.path_of(&set.manifest().files[0]), &bytes).unwrap();
+        let mut handed = 0;
+        let err = set
+            .read_checked(&set.manifest().files[0], &mut |chunk| {
+                handed += chunk.len();
+                Ok(())
+            })
+            .unwrap_err();
+        assert_eq!(err.code, codes::HR_INVALID_BACKUP);
+        assert!(err.message.contains("ntds.dit: SHA-256"), "{err}");
+        assert_eq!(handed, bytes.len(), "the checksum is known at the end");
+    }
+
+    #[test]
+    fn read_checked_stops_at_the_first_error_of_the_consumer() {
+        let dir = tempfile::tempdir().unwrap();
+        let (set, _) = one_file_set(&dir.path().join("set"), 2 * READ_CHUNK);
+        let mut calls = 0;
+        let err = set
+            .read_checked(&set.manifest().files[0], &mut |_| {
+                calls += 1;
+                Err(Error::new(codes::HR_ERROR, "disk full"))
+            })
+            .unwrap_err();
+        assert_eq!(err.message, "disk full");
+        assert_eq!(calls, 1);
     }
 }

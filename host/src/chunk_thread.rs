@@ -5,6 +5,11 @@ use std::sync::mpsc::{sync_channel, SyncSender};
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 
+use dsrestore_protocol::codes;
+use sha2::{Digest, Sha256};
+
+use crate::error::Error;
+
 /// Chunks in flight per thread before `send` waits.
 const DEPTH: usize = 4;
 
@@ -51,5 +56,30 @@ impl<S: Send + 'static> Drop for ChunkThread<S> {
         if let Some(thread) = self.done.take() {
             let _ = thread.join();
         }
+    }
+}
+
+/// The SHA-256 of a stream of chunks, computed on a thread of its own.
+pub(crate) struct Sha256Thread(ChunkThread<Sha256>);
+
+impl Sha256Thread {
+    pub fn spawn() -> Self {
+        Sha256Thread(ChunkThread::spawn(Sha256::new(), |hasher, chunk| {
+            hasher.update(chunk)
+        }))
+    }
+
+    /// Queues the next chunk.
+    pub fn send(&self, chunk: Arc<Vec<u8>>) {
+        self.0.send(chunk)
+    }
+
+    /// The checksum of every chunk sent, in lowercase hex.
+    pub fn finish_hex(self) -> Result<String, Error> {
+        let hasher = self
+            .0
+            .finish()
+            .ok_or_else(|| Error::new(codes::HR_ERROR, "the SHA-256 thread panicked"))?;
+        Ok(hex::encode(hasher.finalize()))
     }
 }

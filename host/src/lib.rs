@@ -38,6 +38,7 @@ mod stats;
 pub mod target;
 pub mod transport;
 mod workflow;
+mod writeback;
 
 pub use backup_session::BackupSession;
 pub use bindings::dsrestore::backup::types::{

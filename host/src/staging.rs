@@ -1,8 +1,9 @@
 //! Putting a backup set's files in place on a restore target, safely and fast.
 //!
 //! Each file is first copied next to its destination under a staging name
-//! (`<name>.dsrestore-staging`, fsynced) while another thread checks every
-//! size and SHA-256 of the set. Only when both succeed does the restore
+//! (`<name>.dsrestore-staging`, fsynced), read once: another thread hashes
+//! the bytes as they are written, and every size and SHA-256 is checked
+//! against the manifest. Only when every file passed does the restore
 //! register; then the destinations are emptied of restore artifacts, the staged
 //! files are renamed into place (atomic, same directory) and the directories
 //! are fsynced. Before register a failure removes the staged files and leaves
@@ -10,22 +11,19 @@
 //! files.
 
 use std::fs::{self, File};
-use std::io;
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
 
 use dsrestore_protocol::codes;
 
-use crate::backup_set::{BackupSet, FileKind};
+use crate::backup_set::{BackupSet, FileKind, SetFile};
 use crate::error::Error;
 use crate::target::durable;
 use crate::target::files::log_generation;
+use crate::writeback::EarlyWriteback;
 
 /// The suffix of staged files.
 const STAGING_SUFFIX: &str = ".dsrestore-staging";
-/// How much is copied between progress reports.
-const COPY_CHUNK: u64 = 64 << 20;
 
 /// Where each file of a set goes on the target.
 pub(crate) struct Plan {
@@ -69,19 +67,25 @@ impl Plan {
             })
             .collect();
         let database_dir = database.parent().unwrap_or(Path::new("/")).to_path_buf();
-        let mut dirs = vec![
+        let mut dirs: Vec<PathBuf> = Vec::with_capacity(3);
+        for dir in [
             database_dir,
             log_dir.to_path_buf(),
             checkpoint_dir.to_path_buf(),
-        ];
-        dirs.dedup();
+        ] {
+            // The checkpoint usually shares the database's directory.
+            if !dirs.contains(&dir) {
+                dirs.push(dir);
+            }
+        }
         Plan { dirs, destinations }
     }
 
-    /// Copies every file to its staging name while the set's checksums are
-    /// checked on another thread. `progress` gets the bytes both copied and
-    /// checked, out of `total`. On failure nothing staged is left behind; a
-    /// checksum failure is reported before a copy failure (it names the file).
+    /// Copies every file to its staging name, reading each once: the bytes
+    /// read are hashed on another thread while they are written, and the size
+    /// and SHA-256 are checked against the manifest before the next file.
+    /// `progress` gets the bytes copied and checked so far. On failure (a
+    /// damaged set names its file) nothing staged is left behind.
     pub fn stage(&self, set: &BackupSet, progress: &mut dyn FnMut(&str, u64)) -> Result<(), Error> {
         for dir in &self.dirs {
             // The restore writes the files itself, to the target's locations as
@@ -100,48 +104,22 @@ impl Plan {
             remove_staged_in(dir)
                 .map_err(|e| Error::io(&format!("preparing {}", dir.display()), e))?;
         }
-        let hashed = AtomicU64::new(0);
-        let result = std::thread::scope(|scope| {
-            let checker =
-                scope.spawn(|| set.check_files(&mut |done| hashed.store(done, Ordering::Relaxed)));
-            let mut copied = 0;
-            let copies = self.copy_all(set, &mut |file, n| {
-                copied += n;
-                progress(file, copied.min(hashed.load(Ordering::Relaxed)));
+        let mut done = 0;
+        let result = set
+            .manifest()
+            .files
+            .iter()
+            .zip(&self.destinations)
+            .try_for_each(|(file, destination)| {
+                stage_file(set, file, &staging_path(destination), &mut |n| {
+                    done += n;
+                    progress(&file.name, done)
+                })
             });
-            while !checker.is_finished() {
-                progress("", copied.min(hashed.load(Ordering::Relaxed)));
-                std::thread::sleep(Duration::from_millis(20));
-            }
-            let checked = checker.join().unwrap_or_else(|_| {
-                Err(Error::new(codes::HR_ERROR, "the checksum thread panicked"))
-            });
-            progress("", copied.min(hashed.load(Ordering::Relaxed)));
-            checked.and(copies)
-        });
         if result.is_err() {
             self.remove_staged();
         }
         result
-    }
-
-    fn copy_all(&self, set: &BackupSet, progress: &mut dyn FnMut(&str, u64)) -> Result<(), Error> {
-        for (file, destination) in set.manifest().files.iter().zip(&self.destinations) {
-            let to = staging_path(destination);
-            let copied = copy_file(&set.path_of(file), &to, &mut |n| progress(&file.name, n))
-                .map_err(|e| Error::io(&format!("copying {} to {}", file.name, to.display()), e))?;
-            if copied != file.size {
-                return Err(Error::new(
-                    codes::HR_INVALID_BACKUP,
-                    format!(
-                        "{}: copied {copied} bytes, the set says {}",
-                        to.display(),
-                        file.size
-                    ),
-                ));
-            }
-        }
-        Ok(())
     }
 
     /// After register: empties the destinations of restore artifacts, renames
@@ -205,25 +183,25 @@ pub(crate) fn empty_of_artifacts(dir: &Path) -> io::Result<()> {
     Ok(())
 }
 
-/// Copies `from` to `to` in chunks (the kernel's copy_file_range where it can)
-/// and fsyncs it; `progress` gets each chunk's size. Returns the bytes copied.
-fn copy_file(from: &Path, to: &Path, progress: &mut dyn FnMut(u64)) -> io::Result<u64> {
-    let mut source = File::open(from)?;
-    let mut destination = File::create(to)?;
-    let mut copied = 0;
-    loop {
-        let n = io::copy(
-            &mut io::Read::take(&mut source, COPY_CHUNK),
-            &mut destination,
-        )?;
-        if n == 0 {
-            break;
-        }
-        copied += n;
-        progress(n);
-    }
-    destination.sync_all()?;
-    Ok(copied)
+/// Copies `file` of `set` to `to` through [`BackupSet::read_checked`] (so
+/// what is written is what was checked), starting the writeback of each
+/// chunk as it goes, and fsyncs it; `progress` gets each chunk's size.
+fn stage_file(
+    set: &BackupSet,
+    file: &SetFile,
+    to: &Path,
+    progress: &mut dyn FnMut(u64),
+) -> Result<(), Error> {
+    let failed = |e: io::Error| Error::io(&format!("copying {} to {}", file.name, to.display()), e);
+    let mut destination = File::create(to).map_err(failed)?;
+    let mut writeback = EarlyWriteback::default();
+    set.read_checked(file, &mut |chunk| {
+        destination.write_all(chunk).map_err(failed)?;
+        writeback.wrote(&destination, chunk.len() as u64);
+        progress(chunk.len() as u64);
+        Ok(())
+    })?;
+    destination.sync_all().map_err(failed)
 }
 
 #[cfg(test)]

@@ -13,6 +13,7 @@ use sha2::{Digest, Sha256};
 
 use super::{durable, files, Target};
 use crate::staging::{empty_of_artifacts, staging_path};
+use crate::writeback::EarlyWriteback;
 
 fn fail(code: u32, message: impl Into<String>) -> WireError {
     WireError {
@@ -36,6 +37,7 @@ struct OpenUpload {
     destination: PathBuf,
     size: u64,
     written: u64,
+    writeback: EarlyWriteback,
 }
 
 impl Upload {
@@ -85,6 +87,7 @@ impl Upload {
             destination,
             size,
             written: 0,
+            writeback: EarlyWriteback::default(),
         });
         Ok(())
     }
@@ -110,6 +113,7 @@ impl Upload {
         open.file
             .write_all(data)
             .map_err(|e| target.io_failure(&format!("writing {}", open.staging.display()), e))?;
+        open.writeback.wrote(&open.file, data.len() as u64);
         open.hasher.update(data);
         open.written += data.len() as u64;
         Ok(())
