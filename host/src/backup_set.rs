@@ -12,74 +12,17 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use dsrestore_protocol::codes;
-use serde::{Deserialize, Serialize};
+use dsrestore_set_format::{incomplete, SetError, FILES_DIR};
+pub use dsrestore_set_format::{FileKind, Manifest, SetFile, FORMAT, MANIFEST};
 
 use crate::chunk_thread::Sha256Thread;
 use crate::error::Error;
 use crate::target::durable;
-use crate::target::files::log_generation;
 use crate::writeback::EarlyWriteback;
 
-/// The manifest's file name.
-pub const MANIFEST: &str = "manifest.json";
-/// The manifest's format version.
-pub const FORMAT: u32 = 1;
-/// The directory of the backed-up files inside a set.
-const FILES_DIR: &str = "files";
 /// The read size when checking a set's files: small enough to stay in cache
 /// between the reading and the hashing thread.
 const READ_CHUNK: usize = 128 << 10;
-
-/// What a file of a set is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum FileKind {
-    /// The database, `ntds.dit`: restored to the `ntds-database` location.
-    NtdsDatabase,
-    /// The checkpoint, `edb.chk`: restored into the `checkpoint-dir` location.
-    Checkpoint,
-    /// A log, `edbXXXXX.log`: restored into the `log-dir` location.
-    Log,
-}
-
-/// One file of a set.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub struct SetFile {
-    pub kind: FileKind,
-    /// The file's name under `files/` (a plain name).
-    pub name: String,
-    /// Its path on the source server.
-    pub original_path: String,
-    pub size: u64,
-    /// Lowercase hex.
-    pub sha256: String,
-    /// The log generation, for logs.
-    pub generation: Option<u32>,
-}
-
-/// `manifest.json`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub struct Manifest {
-    pub format: u32,
-    /// The server the backup was taken from, as it was named (`local:/srv/dc1`).
-    pub source_server: String,
-    /// When the backup was taken, seconds since the Unix epoch.
-    pub created_at: u64,
-    /// The expiry token, lowercase hex.
-    pub expiry_token: String,
-    pub files: Vec<SetFile>,
-}
-
-fn invalid(message: String) -> Error {
-    Error::new(codes::HR_INVALID_BACKUP, message)
-}
-
-/// A plain file name: no separator, not `.` or `..`, not empty.
-fn is_plain_name(name: &str) -> bool {
-    !name.is_empty() && name != "." && name != ".." && !name.contains(['/', '\\', '\0'])
-}
 
 /// A complete backup set, read from disk.
 #[derive(Debug, Clone)]
@@ -96,34 +39,13 @@ impl BackupSet {
         let bytes = match fs::read(&path) {
             Ok(bytes) => bytes,
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                return Err(invalid(format!(
-                "{} has no {MANIFEST}: the backup set is incomplete (its backup did not finish)",
-                dir.display()
-            )))
+                return Err(incomplete(&dir.display().to_string()).into())
             }
             Err(e) => return Err(Error::io(&format!("reading {}", path.display()), e)),
         };
-        let manifest: Manifest = serde_json::from_slice(&bytes)
-            .map_err(|e| invalid(format!("{}: {e}", path.display())))?;
-        if manifest.format != FORMAT {
-            return Err(invalid(format!(
-                "{}: format {} is not {FORMAT}",
-                path.display(),
-                manifest.format
-            )));
-        }
-        for f in &manifest.files {
-            if !is_plain_name(&f.name) {
-                return Err(invalid(format!(
-                    "{}: file name {:?} is not a plain name",
-                    path.display(),
-                    f.name
-                )));
-            }
-        }
         Ok(BackupSet {
             dir: dir.to_path_buf(),
-            manifest,
+            manifest: Manifest::parse(&bytes, &path.display().to_string())?,
         })
     }
 
@@ -139,18 +61,13 @@ impl BackupSet {
 
     /// The expiry token's bytes.
     pub fn expiry_token(&self) -> Result<Vec<u8>, Error> {
-        hex::decode(&self.manifest.expiry_token).map_err(|e| {
-            invalid(format!(
-                "{}: expiry-token is not hex: {e}",
-                self.dir.join(MANIFEST).display()
-            ))
-        })
+        let path = self.dir.join(MANIFEST);
+        Ok(self.manifest.expiry_token(&path.display().to_string())?)
     }
 
     /// The lowest and highest log generation of the set (0, 0 without logs).
     pub fn generations(&self) -> (u32, u32) {
-        let gens = self.manifest.files.iter().filter_map(|f| f.generation);
-        (gens.clone().min().unwrap_or(0), gens.max().unwrap_or(0))
+        self.manifest.generations()
     }
 
     /// Checks every file's presence, size and SHA-256, that there is exactly one
@@ -164,37 +81,9 @@ impl BackupSet {
     /// The cheap half of [`verify`](Self::verify): exactly one database, and
     /// contiguous logs. Reads no file.
     pub fn check_structure(&self) -> Result<(), Error> {
-        let databases = self
+        Ok(self
             .manifest
-            .files
-            .iter()
-            .filter(|f| f.kind == FileKind::NtdsDatabase)
-            .count();
-        if databases != 1 {
-            return Err(invalid(format!(
-                "{}: {databases} database files; a set has exactly one",
-                self.dir.display()
-            )));
-        }
-        let mut gens: Vec<u32> = self
-            .manifest
-            .files
-            .iter()
-            .filter_map(|f| f.generation)
-            .collect();
-        gens.sort_unstable();
-        if let Some(w) = gens.windows(2).find(|w| w[1] != w[0] + 1) {
-            return Err(Error::new(
-                codes::HR_GIVEN_LOG_FILE_IS_NOT_CONTIGUOUS,
-                format!(
-                    "{}: the logs jump from generation {:#x} to {:#x}",
-                    self.dir.display(),
-                    w[0],
-                    w[1]
-                ),
-            ));
-        }
-        Ok(())
+            .check_structure(&self.dir.display().to_string())?)
     }
 
     /// The expensive half of [`verify`](Self::verify): every file's presence,
@@ -221,26 +110,10 @@ impl BackupSet {
         each: &mut dyn FnMut(&[u8]) -> Result<(), Error>,
     ) -> Result<(), Error> {
         let path = self.path_of(file);
-        let missing = |e: io::Error| {
-            let code = if file.kind == FileKind::Log {
-                codes::HR_MISSING_LOG_FILE
-            } else {
-                codes::HR_INVALID_BACKUP
-            };
-            Error::new(code, format!("{}: {e}", path.display()))
-        };
+        let shown = path.display().to_string();
+        let missing = |e: io::Error| Error::from(file.unreadable(&shown, &e));
         let mut source = File::open(&path).map_err(missing)?;
-        let size_error = |actual: u64| {
-            invalid(format!(
-                "{}: {actual} bytes, the manifest says {}",
-                path.display(),
-                file.size
-            ))
-        };
-        let actual = source.metadata().map_err(missing)?.len();
-        if actual != file.size {
-            return Err(size_error(actual));
-        }
+        file.check_size(&shown, source.metadata().map_err(missing)?.len())?;
         let hasher = Sha256Thread::spawn();
         let mut read = 0;
         loop {
@@ -258,18 +131,9 @@ impl BackupSet {
             hasher.send(Arc::clone(&chunk));
             each(&chunk)?;
         }
-        if read != file.size {
-            return Err(size_error(read));
-        }
-        let sha256 = hasher.finish_hex()?;
-        if sha256 != file.sha256 {
-            return Err(invalid(format!(
-                "{}: SHA-256 {sha256} does not match the manifest's {}",
-                path.display(),
-                file.sha256
-            )));
-        }
-        Ok(())
+        // The file grew or shrank while it was read.
+        file.check_size(&shown, read)?;
+        Ok(file.check_sha256(&shown, &hasher.finish_hex()?)?)
     }
 }
 
@@ -313,40 +177,16 @@ impl SetWriter {
 
     /// Starts the file `original_path` (named by the target) of `kind`.
     pub fn begin(&self, kind: FileKind, original_path: &str) -> Result<FileWriter, Error> {
-        let name = Path::new(original_path)
-            .file_name()
-            .and_then(|n| n.to_str())
-            .filter(|n| is_plain_name(n))
-            .ok_or_else(|| {
-                invalid(format!(
-                    "the target named a file {original_path:?} without a usable file name"
-                ))
-            })?
-            .to_string();
-        if self.files.iter().any(|f| f.name == name) {
-            return Err(invalid(format!("the target named two files {name:?}")));
+        let entry = SetFile::new(kind, original_path)?;
+        if self.files.iter().any(|f| f.name == entry.name) {
+            return Err(Error::from(SetError {
+                code: codes::HR_INVALID_BACKUP,
+                message: format!("the target named two files {:?}", entry.name),
+            }));
         }
-        let generation = if kind == FileKind::Log {
-            log_generation(&name)
-        } else {
-            None
-        };
-        if kind == FileKind::Log && generation.is_none() {
-            return Err(invalid(format!(
-                "the target named a log {original_path:?} that is not edbXXXXX.log"
-            )));
-        }
-        let path = self.dir.join(FILES_DIR).join(&name);
+        let path = self.dir.join(FILES_DIR).join(&entry.name);
         let file = File::create(&path)
             .map_err(|e| Error::io(&format!("creating {}", path.display()), e))?;
-        let entry = SetFile {
-            kind,
-            name,
-            original_path: original_path.to_string(),
-            size: 0,
-            sha256: String::new(),
-            generation,
-        };
         Ok(FileWriter {
             file,
             hasher: Sha256Thread::spawn(),
@@ -377,14 +217,8 @@ impl SetWriter {
     ) -> Result<BackupSet, Error> {
         durable::sync_dir(&self.dir.join(FILES_DIR))
             .map_err(|e| Error::io("syncing the set's files", e))?;
-        let manifest = Manifest {
-            format: FORMAT,
-            source_server: source_server.to_string(),
-            created_at,
-            expiry_token: hex::encode(expiry_token),
-            files: self.files,
-        };
-        let json = serde_json::to_vec_pretty(&manifest).expect("a manifest serializes");
+        let manifest = Manifest::new(source_server, created_at, expiry_token, self.files);
+        let json = manifest.to_json();
         durable::write_atomic(&self.dir.join(MANIFEST), &json)
             .map_err(|e| Error::io("writing the manifest", e))?;
         Ok(BackupSet {

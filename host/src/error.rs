@@ -47,6 +47,12 @@ impl Error {
     }
 }
 
+impl From<dsrestore_set_format::SetError> for Error {
+    fn from(e: dsrestore_set_format::SetError) -> Error {
+        Error::new(e.code, e.message)
+    }
+}
+
 impl From<WireError> for Error {
     fn from(e: WireError) -> Error {
         Error::new(e.code, e.message)

@@ -11,15 +11,7 @@ use super::Layout;
 /// The checkpoint file's name, in the checkpoint directory.
 pub const CHECKPOINT: &str = "edb.chk";
 
-/// A log's generation from its file name: `edb0001A.log` is 0x1A. Five hex
-/// digits up to 0xFFFFF, eight beyond ("11.3" names).
-pub fn log_generation(file_name: &str) -> Option<u32> {
-    let hex = file_name.strip_prefix("edb")?.strip_suffix(".log")?;
-    if !(hex.len() == 5 || hex.len() == 8) || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return None;
-    }
-    u32::from_str_radix(hex, 16).ok()
-}
+pub use dsrestore_set_format::log_generation;
 
 /// The file name of log `generation`.
 pub fn log_name(generation: u32) -> String {

@@ -5,37 +5,17 @@
 use std::fs::{self, File};
 use std::io::Write;
 
-use serde::Serialize;
+use dsrestore_set_format::{FileKind, Manifest, SetFile, FILES_DIR, MANIFEST};
 use sha2::{Digest, Sha256};
 
 use crate::dsrestore::backup::backup_client as bc;
 use crate::dsrestore::backup::types::{BackupType, Bft, Error};
+use crate::set::wit_error;
 
 const ERROR_HANDLE_EOF: u32 = 0x8007_0026;
 const ERROR_INVALID_PARAMETER: u32 = 0x8007_0057;
 const HR_INVALID_BACKUP: u32 = 0xC800_020E;
 const READ_CHUNK: u32 = 64 << 10;
-
-#[derive(Serialize)]
-#[serde(rename_all = "kebab-case")]
-struct SetFile {
-    kind: &'static str,
-    name: String,
-    original_path: String,
-    size: u64,
-    sha256: String,
-    generation: Option<u32>,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "kebab-case")]
-struct Manifest {
-    format: u32,
-    source_server: String,
-    created_at: u64,
-    expiry_token: String,
-    files: Vec<SetFile>,
-}
 
 fn io(what: &str, e: std::io::Error) -> Error {
     let code = if e.kind() == std::io::ErrorKind::NotFound {
@@ -49,15 +29,6 @@ fn io(what: &str, e: std::io::Error) -> Error {
     }
 }
 
-/// edbXXXXX.log (5 or 8 hex digits) -> its generation.
-fn log_generation(name: &str) -> Option<u32> {
-    let hex = name.strip_prefix("edb")?.strip_suffix(".log")?;
-    if !(hex.len() == 5 || hex.len() == 8) {
-        return None;
-    }
-    u32::from_str_radix(hex, 16).ok()
-}
-
 pub fn backup(server: &str, out: &str) -> Result<(usize, u64), Error> {
     if fs::read_dir(out)
         .map(|mut d| d.next().is_some())
@@ -68,9 +39,9 @@ pub fn backup(server: &str, out: &str) -> Result<(usize, u64), Error> {
             message: format!("{out} is not empty: a backup set needs a new or empty directory"),
         });
     }
-    fs::create_dir_all(format!("{out}/files")).map_err(|e| {
+    fs::create_dir_all(format!("{out}/{FILES_DIR}")).map_err(|e| {
         io(
-            &format!("creating {out}/files (is it mapped with --dir?)"),
+            &format!("creating {out}/{FILES_DIR} (is it mapped with --dir?)"),
             e,
         )
     })?;
@@ -82,31 +53,23 @@ pub fn backup(server: &str, out: &str) -> Result<(usize, u64), Error> {
     let ended = bc::end(ctx);
     let files = copied?;
     ended?;
-    let bytes = files.iter().map(|f| f.size).sum();
-    let count = files.len();
-    let manifest = Manifest {
-        format: 1,
-        source_server: server.to_string(),
-        created_at,
-        expiry_token: hex::encode(token),
-        files,
-    };
-    let json = serde_json::to_vec_pretty(&manifest).expect("a manifest serializes");
-    let tmp = format!("{out}/manifest.json.tmp");
+    let manifest = Manifest::new(server, created_at, &token, files);
+    let json = manifest.to_json();
+    let tmp = format!("{out}/{MANIFEST}.tmp");
     let mut file = File::create(&tmp).map_err(|e| io(&format!("creating {tmp}"), e))?;
     file.write_all(&json)
         .and_then(|()| file.sync_all())
         .map_err(|e| io(&format!("writing {tmp}"), e))?;
-    fs::rename(&tmp, format!("{out}/manifest.json")).map_err(|e| io("writing the manifest", e))?;
-    Ok((count, bytes))
+    fs::rename(&tmp, format!("{out}/{MANIFEST}")).map_err(|e| io("writing the manifest", e))?;
+    Ok((manifest.files.len(), manifest.total_bytes()))
 }
 
 fn copy_out(ctx: &bc::BackupContext, out: &str) -> Result<Vec<SetFile>, Error> {
-    let mut entries: Vec<(&'static str, String)> = Vec::new();
+    let mut entries: Vec<(FileKind, String)> = Vec::new();
     for name in ctx.get_database_names()? {
         let kind = match name.kind {
-            Bft::NtdsDatabase => "ntds-database",
-            Bft::CheckpointDir => "checkpoint",
+            Bft::NtdsDatabase => FileKind::NtdsDatabase,
+            Bft::CheckpointDir => FileKind::Checkpoint,
             other => {
                 return Err(Error {
                     code: HR_INVALID_BACKUP,
@@ -119,37 +82,31 @@ fn copy_out(ctx: &bc::BackupContext, out: &str) -> Result<Vec<SetFile>, Error> {
         };
         entries.push((kind, name.path));
     }
-    entries.extend(ctx.get_backup_logs()?.into_iter().map(|l| ("log", l.path)));
-    let mut files = Vec::with_capacity(entries.len());
+    entries.extend(
+        ctx.get_backup_logs()?
+            .into_iter()
+            .map(|l| (FileKind::Log, l.path)),
+    );
+    let mut files: Vec<SetFile> = Vec::with_capacity(entries.len());
     for (kind, original_path) in entries {
-        let name = original_path
-            .rsplit(['/', '\\'])
-            .next()
-            .filter(|n| !n.is_empty() && *n != "." && *n != "..")
-            .ok_or_else(|| Error {
+        let mut entry = SetFile::new(kind, &original_path).map_err(wit_error)?;
+        if files.iter().any(|f| f.name == entry.name) {
+            return Err(Error {
                 code: HR_INVALID_BACKUP,
-                message: format!(
-                    "the target named a file {original_path:?} without a usable file name"
-                ),
-            })?
-            .to_string();
-        let generation = if kind == "log" {
-            log_generation(&name)
-        } else {
-            None
-        };
-        let path = format!("{out}/files/{name}");
+                message: format!("the target named two files {:?}", entry.name),
+            });
+        }
+        let path = format!("{out}/{FILES_DIR}/{}", entry.name);
         let mut file = File::create(&path).map_err(|e| io(&format!("creating {path}"), e))?;
         let announced = ctx.open_file(&original_path, READ_CHUNK)?;
         let mut hasher = Sha256::new();
-        let mut size = 0u64;
         loop {
             match ctx.read(READ_CHUNK) {
                 Ok(chunk) => {
                     hasher.update(&chunk);
                     file.write_all(&chunk)
                         .map_err(|e| io(&format!("writing {path}"), e))?;
-                    size += chunk.len() as u64;
+                    entry.size += chunk.len() as u64;
                 }
                 Err(e) if e.code == ERROR_HANDLE_EOF => break,
                 Err(e) => return Err(e),
@@ -158,20 +115,17 @@ fn copy_out(ctx: &bc::BackupContext, out: &str) -> Result<Vec<SetFile>, Error> {
         ctx.close_file()?;
         file.sync_all()
             .map_err(|e| io(&format!("syncing {path}"), e))?;
-        if size != announced {
+        if entry.size != announced {
             return Err(Error {
                 code: HR_INVALID_BACKUP,
-                message: format!("{original_path} changed during the backup: {size} bytes read, {announced} announced"),
+                message: format!(
+                    "{original_path} changed during the backup: {} bytes read, {announced} announced",
+                    entry.size
+                ),
             });
         }
-        files.push(SetFile {
-            kind,
-            name,
-            original_path,
-            size,
-            sha256: hex::encode(hasher.finalize()),
-            generation,
-        });
+        entry.sha256 = hex::encode(hasher.finalize());
+        files.push(entry);
     }
     Ok(files)
 }

@@ -32,6 +32,7 @@ use dsrestore::backup::restore_client as rc;
 use dsrestore::backup::types::{
     AuthIdentity, Bft, Error, Registration, RestoreFlags, RestoreMapEntry,
 };
+use dsrestore_set_format::FileKind;
 
 #[derive(Parser)]
 #[command(
@@ -159,21 +160,21 @@ fn restore_into(ctx: &rc::RestoreContext, set: &set::Set) -> Result<(u32, u32), 
         find(Bft::CheckpointDir)?,
     );
     for file in &set.manifest.files {
-        let kind = match file.kind.as_str() {
-            "ntds-database" => Bft::NtdsDatabase,
-            "log" => Bft::Log,
-            _ => Bft::CheckpointDir,
+        let kind = match file.kind {
+            FileKind::NtdsDatabase => Bft::NtdsDatabase,
+            FileKind::Log => Bft::Log,
+            FileKind::Checkpoint => Bft::CheckpointDir,
         };
         ctx.put_file(kind, &file.name, file.size)?;
         set.read_chunks(file, UPLOAD_CHUNK, &mut |chunk| ctx.put_data(chunk))?;
         ctx.put_file_end(&file.sha256)?;
     }
-    let (gen_low, gen_high) = set.generations();
+    let (gen_low, gen_high) = set.manifest.generations();
     ctx.register(&Registration {
         checkpoint_file_path: checkpoint_dir,
         log_path: log_dir.clone(),
         restore_map: vec![RestoreMapEntry {
-            database_name: set.original_database(),
+            database_name: set.manifest.original_database().to_string(),
             new_database_name: database,
         }],
         backup_log_path: log_dir,
