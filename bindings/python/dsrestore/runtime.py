@@ -65,17 +65,17 @@ class _Session:
         # call but end is refused without entering it.
         self.dead: Optional[DsError] = None
 
-    def func(self, name: str):
-        iface = self.instance.get_export_index(self.store, f"{PACKAGE}/restore-client@{VERSION}")
+    def func(self, name: str, interface: str):
+        iface = self.instance.get_export_index(self.store, f"{PACKAGE}/{interface}@{VERSION}")
         return self.instance.get_func(self.store, self.instance.get_export_index(self.store, name, iface))
 
-    def call(self, name: str, *args):
+    def call(self, name: str, *args, interface: str = "restore-client"):
         if self.dead is not None:
             raise DsError(self.dead.code, f"session {self.id}: {name} refused: the guest "
                           f"trapped earlier and the session is dead ({self.dead.message})")
         previous, self.runtime._current = self.runtime._current, self
         try:
-            f = self.func(name)
+            f = self.func(name, interface)
             result = f(self.store, *args)
             f.post_return(self.store)
         except (Trap, WasmtimeError) as e:
@@ -94,9 +94,13 @@ class _Session:
         return len(left)
 
 
-class RestoreContext:
-    """A prepared restore context (the HBC). Use it in a ``with`` block, or
-    call :meth:`end`; a context dropped without end is cleaned up too."""
+class _Context:
+    """A prepared context (the HBC) in its own sandbox. Use it in a ``with``
+    block, or call :meth:`end`; a context dropped without end is cleaned up
+    too."""
+
+    _interface = ""
+    _resource = ""
 
     def __init__(self, session: _Session, handle):
         self._session = session
@@ -105,18 +109,47 @@ class RestoreContext:
 
     def _live(self, runtime: Optional["Runtime"] = None):
         if runtime is not None and runtime is not self._session.runtime:
-            raise invalid_parameter(f"restore-context {self._session.id} belongs to another runtime")
+            raise invalid_parameter(f"{self._resource} {self._session.id} belongs to another runtime")
         if self._ended:
-            raise invalid_parameter(f"restore-context {self._session.id} was already ended")
+            raise invalid_parameter(f"{self._resource} {self._session.id} was already ended")
         return self._handle
 
+    def _method(self, name: str, *args):
+        handle = self._live()
+        return self._session.call(f"[method]{self._resource}.{name}", handle, *args,
+                                  interface=self._interface)
+
+    def end(self) -> int:
+        """DsRestoreEnd / DsBackupEnd. Returns the number of bindings the guest
+        left open."""
+        return self._session.runtime.end(self)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if not self._ended:
+            self.end()
+
+    def __del__(self):
+        if not getattr(self, "_ended", True):
+            self._session.runtime._drop(self)
+
+
+def _locations(found) -> List[dict]:
+    return [{"kind": loc.kind, "path": loc.path} for loc in found]
+
+
+class RestoreContext(_Context):
+    """A prepared restore context (DsRestorePrepare's HBC)."""
+
+    _interface = "restore-client"
+    _resource = "restore-context"
+
     def database_locations(self) -> List[dict]:
-        h = self._live()
-        found = self._session.call("[method]restore-context.database-locations", h)
-        return [{"kind": loc.kind, "path": loc.path} for loc in found]
+        return _locations(self._method("database-locations"))
 
     def register(self, registration: dict) -> None:
-        h = self._live()
         r = Record()
         for key in ("checkpoint-file-path", "log-path", "backup-log-path", "gen-low", "gen-high"):
             setattr(r, key, registration[key])
@@ -127,25 +160,55 @@ class RestoreContext:
             setattr(e, "new-database-name", entry["new-database-name"])
             entries.append(e)
         setattr(r, "restore-map", entries)
-        self._session.call("[method]restore-context.register", h, r)
+        self._method("register", r)
 
     def register_complete(self, restore_state: int) -> None:
-        self._session.call("[method]restore-context.register-complete", self._live(), restore_state)
+        self._method("register-complete", restore_state)
 
-    def end(self) -> int:
-        """DsRestoreEnd. Returns the number of bindings the guest left open."""
-        return self._session.runtime.end(self)
 
-    def __enter__(self) -> "RestoreContext":
-        return self
+class BackupContext(_Context):
+    """A prepared backup context (DsBackupPrepare's HBC): one file open at a
+    time, read in chunks until DsError ERROR_HANDLE_EOF."""
 
-    def __exit__(self, *exc) -> None:
-        if not self._ended:
-            self.end()
+    _interface = "backup-client"
+    _resource = "backup-context"
 
-    def __del__(self):
-        if not getattr(self, "_ended", True):
-            self._session.runtime._drop(self)
+    def database_names(self) -> List[dict]:
+        """DsBackupGetDatabaseNames: ``{"kind", "path"}`` per file."""
+        return _locations(self._method("get-database-names"))
+
+    def open_file(self, name: str, read_hint_size: int = 64 << 10) -> int:
+        """DsBackupOpenFile; returns the file's size. The hint is a multiple
+        of 8192 of at least 24576."""
+        return self._method("open-file", name, read_hint_size)
+
+    def read(self, max_bytes: int = 64 << 10) -> bytes:
+        """DsBackupRead: the next chunk; DsError ERROR_HANDLE_EOF at the end."""
+        return bytes(self._method("read", max_bytes))
+
+    def read_file(self, name: str, chunk: int = 64 << 10):
+        """Opens ``name`` and yields its chunks until the end, then closes it."""
+        self.open_file(name, chunk)
+        while True:
+            try:
+                data = self.read(chunk)
+            except DsError as e:
+                if e.code != codes.ERROR_HANDLE_EOF:
+                    raise
+                break
+            yield data
+        self.close_file()
+
+    def close_file(self) -> None:
+        self._method("close-file")
+
+    def backup_logs(self) -> List[dict]:
+        """DsBackupGetBackupLogs: the logs, ``{"kind", "path"}`` each."""
+        return _locations(self._method("get-backup-logs"))
+
+    def truncate_logs(self) -> None:
+        """DsBackupTruncateLogs: the target deletes the logs this backup read."""
+        self._method("truncate-logs")
 
 
 class Runtime:
@@ -237,21 +300,33 @@ class Runtime:
             raise
         return RestoreContext(s, handle)
 
-    def end(self, ctx: RestoreContext) -> int:
-        """DsRestoreEnd on ``ctx``; 0x80070057 for an ended or foreign context."""
-        if not isinstance(ctx, RestoreContext):
-            raise invalid_parameter(f"{ctx!r} is not a restore-context")
+    def prepare_backup(self, server: str, backup_type: str = "full", grbit: int = 0):
+        """DsBackupPrepare: ``(BackupContext, expiry token)``. ``backup_type``
+        is "full" ("logs-only" and "incremental" are refused with their codes)."""
+        s = self._session_with_identity()
+        try:
+            handle, token = s.call("prepare", server, grbit, backup_type, interface="backup-client")
+        except DsError:
+            s.close_bindings()
+            raise
+        return BackupContext(s, handle), bytes(token)
+
+    def end(self, ctx: _Context) -> int:
+        """DsRestoreEnd or DsBackupEnd on ``ctx``; 0x80070057 for an ended or
+        foreign context."""
+        if not isinstance(ctx, _Context):
+            raise invalid_parameter(f"{ctx!r} is not a restore-context or a backup-context")
         handle = ctx._live(self)
         ctx._ended = True
         s = ctx._session
         try:
             if s.dead is None:
-                s.call("end", handle)
+                s.call("end", handle, interface=ctx._interface)
         finally:
             s.leaked = s.close_bindings()
         return s.leaked
 
-    def _drop(self, ctx: RestoreContext) -> None:
+    def _drop(self, ctx: _Context) -> None:
         """A context dropped without end: the guest's cleanup, then ours."""
         ctx._ended = True
         s = ctx._session

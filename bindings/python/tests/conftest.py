@@ -1,0 +1,47 @@
+"""A real `dsrestore agent` on 127.0.0.1 for the tests that need one."""
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[3]
+DSRESTORE = Path(os.environ.get("DSRESTORE_BIN", ROOT / "target" / "debug" / "dsrestore"))
+
+
+def _start_agent(tmp_path: Path, online: bool):
+    if not DSRESTORE.exists():
+        pytest.skip(f"{DSRESTORE} is not built (cargo build -p dsrestore-host)")
+    target = tmp_path / "dc1"
+    env = dict(os.environ, DSRESTORE_PASSWORD="pw")
+    init = [DSRESTORE, "target", "init", target, "--database-mib", "1", "--logs", "2"]
+    subprocess.run(init + (["--online"] if online else []), check=True, capture_output=True)
+    subprocess.run([DSRESTORE, "agent", "add-user", "--target", target, "CORP\\backup"],
+                   check=True, capture_output=True, env=env)
+    proc = subprocess.Popen([DSRESTORE, "agent", "--target", target, "--listen", "127.0.0.1:0"],
+                            stdout=subprocess.PIPE, text=True)
+    line = proc.stdout.readline()
+    server = next(w for w in line.split() if w.startswith("tcp://"))
+    return proc, server, target
+
+
+def _stop(proc) -> None:
+    proc.terminate()
+    assert proc.wait(timeout=20) == 0, "SIGTERM is a graceful exit"
+
+
+@pytest.fixture
+def agent(tmp_path):
+    """An agent serving an offline target (restore mode); yields its tcp:// name."""
+    proc, server, _ = _start_agent(tmp_path, online=False)
+    yield server
+    _stop(proc)
+
+
+@pytest.fixture
+def online_agent(tmp_path):
+    """An agent serving an online target (backups); yields (tcp:// name, target dir)."""
+    proc, server, target = _start_agent(tmp_path, online=True)
+    yield server, target
+    _stop(proc)
