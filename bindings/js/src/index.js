@@ -1,5 +1,5 @@
 // dsrestore for JavaScript: the guest component transpiled by jco, one
-// instance per restore context, binding-transport supplied from JS.
+// instance per restore or backup context, binding-transport supplied from JS.
 //
 // A transport is any object with open(server, identity) returning a
 // connection with call(request: Uint8Array): Uint8Array and close(); all
@@ -105,6 +105,7 @@ class Session {
       'dsrestore:backup/binding-transport': { Binding },
     });
     this.client = root.restoreClient;
+    this.backup = root.backupClient;
     if (runtime.identity) this.call(() => this.client.setAuthIdentity(runtime.identity));
   }
 
@@ -132,8 +133,12 @@ class Session {
   }
 }
 
-/** A prepared restore context (the HBC). Use with `using`, or call end(). */
-export class RestoreContext {
+/**
+ * A prepared context (the HBC) in its own instance. Use with `using`, or
+ * call end(). Ownership is checked here, before jco is entered: an ended
+ * context, or one passed to another runtime, is DsError 0x80070057.
+ */
+class Context {
   #session;
   #handle;
   #ended = false;
@@ -145,28 +150,20 @@ export class RestoreContext {
 
   /** The handle, after the ownership checks jco does not make. */
   live(runtime) {
+    const what = `${this.constructor.resource} ${this.#session.id}`;
     if (runtime && runtime !== this.#session.runtime) {
-      throw invalidParameter(`restore-context ${this.#session.id} belongs to another runtime`);
+      throw invalidParameter(`${what} belongs to another runtime`);
     }
-    if (this.#ended) throw invalidParameter(`restore-context ${this.#session.id} was already ended`);
+    if (this.#ended) throw invalidParameter(`${what} was already ended`);
     return this.#handle;
   }
 
   get ended() { return this.#ended; }
 
-  databaseLocations() {
+  /** Calls method `what` of the live handle through its session. */
+  invoke(what, f) {
     const h = this.live();
-    return this.#session.call(() => h.databaseLocations(), 'database-locations');
-  }
-
-  register(registration) {
-    const h = this.live();
-    return this.#session.call(() => h.register(registration), 'register');
-  }
-
-  registerComplete(restoreState) {
-    const h = this.live();
-    return this.#session.call(() => h.registerComplete(restoreState), 'register-complete');
+    return this.#session.call(() => f(h), what);
   }
 
   end() {
@@ -194,11 +191,83 @@ export class RestoreContext {
     this.#ended = true;
     const s = this.#session;
     try {
-      if (!s.dead) s.call(() => s.client.end(h), 'end');
+      if (!s.dead) s.call(() => this.constructor.client(s).end(h), 'end');
     } finally {
       s.leaked = s.closeBindings();
     }
     return s.leaked;
+  }
+}
+
+/** A prepared restore context (DsRestorePrepare's HBC). */
+export class RestoreContext extends Context {
+  static resource = 'restore-context';
+  static client = (session) => session.client;
+
+  databaseLocations() {
+    return this.invoke('database-locations', (h) => h.databaseLocations());
+  }
+
+  register(registration) {
+    return this.invoke('register', (h) => h.register(registration));
+  }
+
+  registerComplete(restoreState) {
+    return this.invoke('register-complete', (h) => h.registerComplete(restoreState));
+  }
+}
+
+/**
+ * A prepared backup context (DsBackupPrepare's HBC): one file open at a time,
+ * read in chunks until DsError ERROR_HANDLE_EOF.
+ */
+export class BackupContext extends Context {
+  static resource = 'backup-context';
+  static client = (session) => session.backup;
+
+  /** DsBackupGetDatabaseNames: `{ kind, path }` per file. */
+  databaseNames() {
+    return this.invoke('get-database-names', (h) => h.getDatabaseNames());
+  }
+
+  /** DsBackupOpenFile; the file's size (a Number). The hint is a multiple of 8192, at least 24576. */
+  openFile(name, readHintSize = 64 << 10) {
+    return Number(this.invoke('open-file', (h) => h.openFile(name, readHintSize)));
+  }
+
+  /** DsBackupRead: the next chunk; DsError ERROR_HANDLE_EOF at the end. */
+  read(maxBytes = 64 << 10) {
+    return this.invoke('read', (h) => h.read(maxBytes));
+  }
+
+  /** Opens `name`, yields its chunks until the end, then closes it. */
+  *readFile(name, chunk = 64 << 10) {
+    this.openFile(name, chunk);
+    for (;;) {
+      let data;
+      try {
+        data = this.read(chunk);
+      } catch (e) {
+        if (e instanceof DsError && e.code === codes.ERROR_HANDLE_EOF) break;
+        throw e;
+      }
+      yield data;
+    }
+    this.closeFile();
+  }
+
+  closeFile() {
+    return this.invoke('close-file', (h) => h.closeFile());
+  }
+
+  /** DsBackupGetBackupLogs: the logs, `{ kind, path }` each. */
+  backupLogs() {
+    return this.invoke('get-backup-logs', (h) => h.getBackupLogs());
+  }
+
+  /** DsBackupTruncateLogs: the target deletes the logs this backup read. */
+  truncateLogs() {
+    return this.invoke('truncate-logs', (h) => h.truncateLogs());
   }
 }
 
@@ -239,9 +308,24 @@ export class Runtime {
     }
   }
 
-  /** DsRestoreEnd; 0x80070057 for an ended context or one of another runtime. */
+  /**
+   * DsBackupPrepare: `[BackupContext, token]`. `backupType` is 'full'
+   * ('logs-only' and 'incremental' are refused with their codes).
+   */
+  prepareBackup(server, backupType = 'full', grbit = 0) {
+    const s = new Session(this);
+    try {
+      const [handle, token] = s.call(() => s.backup.prepare(server, grbit, backupType), 'prepare');
+      return [new BackupContext(s, handle), token];
+    } catch (e) {
+      s.closeBindings();
+      throw e;
+    }
+  }
+
+  /** DsRestoreEnd or DsBackupEnd; 0x80070057 for an ended context or one of another runtime. */
   end(ctx) {
-    if (!(ctx instanceof RestoreContext)) throw invalidParameter(`${ctx} is not a restore-context`);
+    if (!(ctx instanceof Context)) throw invalidParameter(`${ctx} is not a restore-context or a backup-context`);
     return ctx.finish(this);
   }
 }

@@ -1,0 +1,26 @@
+// A real `dsrestore agent` on 127.0.0.1 for the tests that need one.
+import assert from 'node:assert/strict';
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+
+export const bin = process.env.DSRESTORE_BIN ?? new URL('../../../target/debug/dsrestore', import.meta.url).pathname;
+
+/** Starts an agent on a new target (offline unless `online`); resolves to { agent, server, target }. */
+export async function startAgent({ online = false } = {}) {
+  const target = join(mkdtempSync(join(tmpdir(), 'dsrestore-js-')), 'dc1');
+  execFileSync(bin, ['target', 'init', target, '--database-mib', '1', '--logs', '2', ...(online ? ['--online'] : [])]);
+  execFileSync(bin, ['agent', 'add-user', '--target', target, 'CORP\\backup'], { env: { ...process.env, DSRESTORE_PASSWORD: 'pw' } });
+  const agent = spawn(bin, ['agent', '--target', target, '--listen', '127.0.0.1:0'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const line = await new Promise((resolve) => createInterface({ input: agent.stdout }).once('line', resolve));
+  return { agent, server: line.split(/\s+/).find((w) => w.startsWith('tcp://')), target };
+}
+
+/** SIGTERM, which must be a graceful exit. */
+export async function stopAgent(agent) {
+  const exited = new Promise((resolve) => agent.once('exit', resolve));
+  agent.kill('SIGTERM');
+  assert.equal(await exited, 0, 'SIGTERM is a graceful exit');
+}
