@@ -11,8 +11,7 @@ use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use dsrestore_protocol::codes;
-use dsrestore_set_format::{incomplete, SetError, FILES_DIR};
+use dsrestore_set_format::{incomplete, FILES_DIR};
 pub use dsrestore_set_format::{FileKind, Manifest, SetFile, FORMAT, MANIFEST};
 
 use crate::chunk_thread::Sha256Thread;
@@ -177,13 +176,7 @@ impl SetWriter {
 
     /// Starts the file `original_path` (named by the target) of `kind`.
     pub fn begin(&self, kind: FileKind, original_path: &str) -> Result<FileWriter, Error> {
-        let entry = SetFile::new(kind, original_path)?;
-        if self.files.iter().any(|f| f.name == entry.name) {
-            return Err(Error::from(SetError {
-                code: codes::HR_INVALID_BACKUP,
-                message: format!("the target named two files {:?}", entry.name),
-            }));
-        }
+        let entry = SetFile::new(kind, original_path, &self.files)?;
         let path = self.dir.join(FILES_DIR).join(&entry.name);
         let file = File::create(&path)
             .map_err(|e| Error::io(&format!("creating {}", path.display()), e))?;
@@ -245,6 +238,7 @@ impl FileWriter {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use dsrestore_protocol::codes;
 
     /// A set of one database file of `len` pseudo-random bytes.
     fn one_file_set(dir: &Path, len: usize) -> (BackupSet, Vec<u8>) {

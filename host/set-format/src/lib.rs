@@ -100,10 +100,15 @@ pub fn incomplete(dir: &str) -> SetError {
 
 impl SetFile {
     /// A new entry for the file the target names `original_path` (a path on
-    /// the server, `/` or `\` separated), of `kind`; its size and checksum
-    /// are filled in as it is written. Refuses names that are not plain and
-    /// logs that are not `edbXXXXX.log`.
-    pub fn new(kind: FileKind, original_path: &str) -> Result<SetFile, SetError> {
+    /// the server, `/` or `\` separated), of `kind`, after the `earlier`
+    /// entries of the same set; its size and checksum are filled in as it is
+    /// written. Refuses names that are not plain or already taken, and logs
+    /// that are not `edbXXXXX.log`.
+    pub fn new(
+        kind: FileKind,
+        original_path: &str,
+        earlier: &[SetFile],
+    ) -> Result<SetFile, SetError> {
         let name = original_path
             .rsplit(['/', '\\'])
             .next()
@@ -114,6 +119,9 @@ impl SetFile {
                 ))
             })?
             .to_string();
+        if earlier.iter().any(|f| f.name == name) {
+            return Err(invalid(format!("the target named two files {name:?}")));
+        }
         let generation = match kind {
             FileKind::Log => Some(log_generation(&name).ok_or_else(|| {
                 invalid(format!(
@@ -269,7 +277,7 @@ mod tests {
     use super::*;
 
     fn file(kind: FileKind, path: &str) -> SetFile {
-        SetFile::new(kind, path).unwrap()
+        SetFile::new(kind, path, &[]).unwrap()
     }
 
     #[test]
@@ -283,14 +291,22 @@ mod tests {
             (log.name.as_str(), log.generation),
             ("edb0001A.log", Some(0x1a))
         );
-        assert!(SetFile::new(FileKind::Checkpoint, "/srv/dc1/").is_err());
-        assert!(SetFile::new(FileKind::Checkpoint, "/srv/..").is_err());
+        assert!(SetFile::new(FileKind::Checkpoint, "/srv/dc1/", &[]).is_err());
+        assert!(SetFile::new(FileKind::Checkpoint, "/srv/..", &[]).is_err());
+    }
+
+    #[test]
+    fn a_name_taken_by_an_earlier_file_is_refused() {
+        let earlier = [file(FileKind::Log, "/a/edb00010.log")];
+        let err = SetFile::new(FileKind::Log, "/b/edb00010.log", &earlier).unwrap_err();
+        assert_eq!(err.code, codes::HR_INVALID_BACKUP);
+        assert!(err.message.contains("two files \"edb00010.log\""), "{err}");
     }
 
     #[test]
     fn a_log_that_is_not_edbxxxxx_is_refused() {
         for bad in ["edb+1234.log", "edb1234.log", "res1.log", "edb0001G.log"] {
-            let err = SetFile::new(FileKind::Log, bad).unwrap_err();
+            let err = SetFile::new(FileKind::Log, bad, &[]).unwrap_err();
             assert_eq!(err.code, codes::HR_INVALID_BACKUP, "{bad}");
             assert!(err.message.contains(bad), "{err}");
         }

@@ -89,13 +89,7 @@ fn copy_out(ctx: &bc::BackupContext, out: &str) -> Result<Vec<SetFile>, Error> {
     );
     let mut files: Vec<SetFile> = Vec::with_capacity(entries.len());
     for (kind, original_path) in entries {
-        let mut entry = SetFile::new(kind, &original_path).map_err(wit_error)?;
-        if files.iter().any(|f| f.name == entry.name) {
-            return Err(Error {
-                code: HR_INVALID_BACKUP,
-                message: format!("the target named two files {:?}", entry.name),
-            });
-        }
+        let mut entry = SetFile::new(kind, &original_path, &files).map_err(wit_error)?;
         let path = format!("{out}/{FILES_DIR}/{}", entry.name);
         let mut file = File::create(&path).map_err(|e| io(&format!("creating {path}"), e))?;
         let announced = ctx.open_file(&original_path, READ_CHUNK)?;
