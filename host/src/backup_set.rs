@@ -19,9 +19,9 @@ use crate::error::Error;
 use crate::target::durable;
 use crate::writeback::EarlyWriteback;
 
-/// The read size when checking a set's files: small enough to stay in cache
-/// between the reading and the hashing thread.
-const READ_CHUNK: usize = 128 << 10;
+/// The read size when checking or staging a set's files: small enough to
+/// stay in cache between the reading and the hashing thread.
+pub(crate) const READ_CHUNK: usize = 128 << 10;
 
 /// A complete backup set, read from disk.
 #[derive(Debug, Clone)]
@@ -90,7 +90,7 @@ impl BackupSet {
     pub fn check_files(&self, progress: &mut dyn FnMut(u64)) -> Result<(), Error> {
         let mut done = 0;
         for file in &self.manifest.files {
-            self.read_checked(file, &mut |chunk| {
+            self.read_checked(file, READ_CHUNK, &mut |chunk| {
                 done += chunk.len() as u64;
                 progress(done);
                 Ok(())
@@ -99,13 +99,14 @@ impl BackupSet {
         Ok(())
     }
 
-    /// Reads `file` of the set once, in chunks, handing each to `each` while
+    /// Reads `file` of the set once, in chunks of `chunk_size`, handing each to `each` while
     /// another thread computes its SHA-256; checks the file's presence, its
     /// size (before reading) and its checksum (after). Every error names the
     /// file. What `each` received is exactly what was checked.
     pub(crate) fn read_checked(
         &self,
         file: &SetFile,
+        chunk_size: usize,
         each: &mut dyn FnMut(&[u8]) -> Result<(), Error>,
     ) -> Result<(), Error> {
         let path = self.path_of(file);
@@ -117,9 +118,9 @@ impl BackupSet {
         let mut read = 0;
         loop {
             // Fresh capacity, not zeroed: `read_to_end` reads into it as is.
-            let mut chunk = Vec::with_capacity(READ_CHUNK);
+            let mut chunk = Vec::with_capacity(chunk_size);
             (&mut source)
-                .take(READ_CHUNK as u64)
+                .take(chunk_size as u64)
                 .read_to_end(&mut chunk)
                 .map_err(missing)?;
             if chunk.is_empty() {
@@ -260,7 +261,7 @@ mod tests {
         let (set, bytes) = one_file_set(&dir.path().join("set"), 3 * READ_CHUNK + 17);
         let mut seen = Vec::new();
         let mut chunks = 0;
-        set.read_checked(&set.manifest().files[0], &mut |chunk| {
+        set.read_checked(&set.manifest().files[0], READ_CHUNK, &mut |chunk| {
             seen.extend_from_slice(chunk);
             chunks += 1;
             Ok(())
@@ -278,7 +279,7 @@ mod tests {
         fs::write(set.path_of(&set.manifest().files[0]), &bytes).unwrap();
         let mut handed = 0;
         let err = set
-            .read_checked(&set.manifest().files[0], &mut |chunk| {
+            .read_checked(&set.manifest().files[0], READ_CHUNK, &mut |chunk| {
                 handed += chunk.len();
                 Ok(())
             })
@@ -294,7 +295,7 @@ mod tests {
         let (set, _) = one_file_set(&dir.path().join("set"), 2 * READ_CHUNK);
         let mut calls = 0;
         let err = set
-            .read_checked(&set.manifest().files[0], &mut |_| {
+            .read_checked(&set.manifest().files[0], READ_CHUNK, &mut |_| {
                 calls += 1;
                 Err(Error::new(codes::HR_ERROR, "disk full"))
             })

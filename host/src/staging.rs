@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 
 use dsrestore_protocol::codes;
 
-use crate::backup_set::{BackupSet, FileKind, SetFile};
+use crate::backup_set::{BackupSet, FileKind, SetFile, READ_CHUNK};
 use crate::error::Error;
 use crate::target::durable;
 use crate::target::files::log_generation;
@@ -195,7 +195,7 @@ fn stage_file(
     let failed = |e: io::Error| Error::io(&format!("copying {} to {}", file.name, to.display()), e);
     let mut destination = File::create(to).map_err(failed)?;
     let mut writeback = EarlyWriteback::default();
-    set.read_checked(file, &mut |chunk| {
+    set.read_checked(file, READ_CHUNK, &mut |chunk| {
         destination.write_all(chunk).map_err(failed)?;
         writeback.wrote(&destination, chunk.len() as u64);
         progress(chunk.len() as u64);

@@ -1,8 +1,6 @@
 //! The documented workflows, whole: `Runtime::backup` takes a backup set through
 //! the guest, `Runtime::restore` puts one back through the guest.
 
-use std::fs::File;
-use std::io::Read;
 use std::path::{Component, Path};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -324,41 +322,34 @@ fn restore_into(
 const UPLOAD_CHUNK: usize = 256 << 10;
 
 /// Sends every file of the set to the target (put-file, put-data,
-/// put-file-end with the manifest's SHA-256, which the target checks).
+/// put-file-end with the manifest's SHA-256), each read once: the bytes sent
+/// are hashed here meanwhile, and a file whose size or checksum is wrong
+/// stops the upload before its put-file-end, naming the set's file. The
+/// target checks each file again on arrival and removes what was staged but
+/// never placed when the session ends, so a damaged set registers nothing.
 fn upload(
     session: &mut Session,
     set: &BackupSet,
     progress: &mut dyn FnMut(&str, u64),
 ) -> Result<(), Error> {
-    // Every size and checksum first, here: a damaged set names its file and
-    // never reaches the target. The target checks each file again on arrival.
-    set.check_files(&mut |_| {})?;
     let mut done = 0;
-    let mut buf = vec![0u8; UPLOAD_CHUNK];
     for file in &set.manifest().files {
         let kind = match file.kind {
             FileKind::NtdsDatabase => Bft::NtdsDatabase,
             FileKind::Log => Bft::Log,
             FileKind::Checkpoint => Bft::CheckpointDir,
         };
-        let path = set.path_of(file);
-        let mut source =
-            File::open(&path).map_err(|e| Error::io(&format!("opening {}", path.display()), e))?;
         session.put_file(kind, &file.name, file.size)?;
-        loop {
-            let n = source
-                .read(&mut buf)
-                .map_err(|e| Error::io(&format!("reading {}", path.display()), e))?;
-            if n == 0 {
-                break;
-            }
-            session.put_data(&buf[..n])?;
-            done += n as u64;
+        set.read_checked(file, UPLOAD_CHUNK, &mut |chunk| {
+            session.put_data(chunk)?;
+            done += chunk.len() as u64;
             progress(&file.name, done);
-        }
-        session
-            .put_file_end(&file.sha256)
-            .map_err(|e| Error::new(e.code, format!("{}: {}", path.display(), e.message)))?;
+            Ok(())
+        })?;
+        session.put_file_end(&file.sha256).map_err(|e| {
+            let path = set.path_of(file);
+            Error::new(e.code, format!("{}: {}", path.display(), e.message))
+        })?;
     }
     Ok(())
 }

@@ -260,3 +260,48 @@ fn a_client_that_disconnects_after_register_leaves_the_target_blocked() {
     assert_eq!(code, 0, "{out}{err}");
     assert_eq!(run(&["target", "online", path(&target)]).0, 0);
 }
+
+#[test]
+fn a_tampered_set_through_an_agent_registers_nothing_and_leaves_the_target_as_it_was() {
+    let dir = tempfile::tempdir().unwrap();
+    let target = prepared_target(dir.path(), true);
+    let set = dir.path().join("set");
+    let agent = AgentProcess::start(&target);
+    back_up_then_take_offline(&agent, &target, &set);
+    let database = std::fs::read(target.join("ntds/ntds.dit")).unwrap();
+    // The last log: every file before it reaches the target first.
+    let log = set.join("files/edb00012.log");
+    let mut bytes = std::fs::read(&log).unwrap();
+    bytes[100] ^= 0x20;
+    std::fs::write(&log, bytes).unwrap();
+
+    let (code, out, err) = run_as(
+        PASSWORD,
+        &["restore", "--from", path(&set), "--server", &agent.server],
+    );
+    assert_eq!(code, 5, "an integrity failure: {out}{err}");
+    assert!(
+        err.contains("0xc800020e") && err.contains("edb00012.log"),
+        "{err}"
+    );
+    let (_, status) = run_json(&["target", "status", path(&target)]);
+    assert!(
+        status["record"].is_null(),
+        "nothing was registered: {status}"
+    );
+    assert_eq!(status["open-sessions"], 0, "{status}");
+    assert_eq!(
+        std::fs::read(target.join("ntds/ntds.dit")).unwrap(),
+        database,
+        "the target's own files are untouched"
+    );
+    for sub in ["ntds", "logs"] {
+        let staged: Vec<_> = std::fs::read_dir(target.join(sub))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.ends_with(".dsrestore-staging"))
+            .collect();
+        assert!(staged.is_empty(), "{sub} holds {staged:?}");
+    }
+    assert!(agent.signal(libc::SIGTERM).success());
+}

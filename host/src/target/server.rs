@@ -158,7 +158,7 @@ impl ServerConnection {
             }
             Request::PutData { data } => {
                 let (upload, target) = self.upload("put-data")?;
-                upload.put_data(&target, &data)?;
+                upload.put_data(&target, data)?;
                 ok(())
             }
             Request::PutFileEnd { sha256 } => {

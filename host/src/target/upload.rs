@@ -7,11 +7,12 @@
 use std::fs::{self, File};
 use std::io::Write;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use dsrestore_protocol::{bft, codes, WireError};
-use sha2::{Digest, Sha256};
 
 use super::{durable, files, Target};
+use crate::chunk_thread::Sha256Thread;
 use crate::staging::{empty_of_artifacts, staging_path};
 use crate::writeback::EarlyWriteback;
 
@@ -32,7 +33,7 @@ pub(super) struct Upload {
 
 struct OpenUpload {
     file: File,
-    hasher: Sha256,
+    hasher: Sha256Thread,
     staging: PathBuf,
     destination: PathBuf,
     size: u64,
@@ -82,7 +83,7 @@ impl Upload {
             .map_err(|e| target.io_failure(&format!("creating {}", staging.display()), e))?;
         self.open = Some(OpenUpload {
             file,
-            hasher: Sha256::new(),
+            hasher: Sha256Thread::spawn(),
             staging,
             destination,
             size,
@@ -92,7 +93,7 @@ impl Upload {
         Ok(())
     }
 
-    pub fn put_data(&mut self, target: &Target, data: &[u8]) -> Result<(), WireError> {
+    pub fn put_data(&mut self, target: &Target, data: Vec<u8>) -> Result<(), WireError> {
         let open = self.open.as_mut().ok_or_else(|| {
             fail(
                 codes::HR_INVALID_HANDLE,
@@ -110,11 +111,14 @@ impl Upload {
                 ),
             ));
         }
+        // Hashed on its own thread while this chunk is written and the next
+        // one travels: the client waits for each reply.
+        let data = Arc::new(data);
+        open.hasher.send(Arc::clone(&data));
         open.file
-            .write_all(data)
+            .write_all(&data)
             .map_err(|e| target.io_failure(&format!("writing {}", open.staging.display()), e))?;
         open.writeback.wrote(&open.file, data.len() as u64);
-        open.hasher.update(data);
         open.written += data.len() as u64;
         Ok(())
     }
@@ -126,23 +130,25 @@ impl Upload {
                 format!("{}: put-file-end without put-file", target.name()),
             )
         })?;
-        let actual = hex::encode(open.hasher.clone().finalize());
-        let problem = if open.written != open.size {
-            Some(format!(
-                "{} bytes arrived, {} were announced",
-                open.written, open.size
-            ))
-        } else if !actual.eq_ignore_ascii_case(sha256) {
-            Some(format!(
-                "SHA-256 {actual} does not match the client's {sha256}"
-            ))
-        } else {
-            None
+        let problem = match open.hasher.finish_hex() {
+            Err(e) => Some((e.code, e.message)),
+            Ok(_) if open.written != open.size => Some((
+                codes::HR_INVALID_BACKUP,
+                format!(
+                    "{} bytes arrived, {} were announced",
+                    open.written, open.size
+                ),
+            )),
+            Ok(actual) if !actual.eq_ignore_ascii_case(sha256) => Some((
+                codes::HR_INVALID_BACKUP,
+                format!("SHA-256 {actual} does not match the client's {sha256}"),
+            )),
+            Ok(_) => None,
         };
-        if let Some(problem) = problem {
+        if let Some((code, problem)) = problem {
             let _ = fs::remove_file(&open.staging);
             return Err(fail(
-                codes::HR_INVALID_BACKUP,
+                code,
                 format!(
                     "{}: {}: {problem}",
                     target.name(),
