@@ -66,6 +66,17 @@ impl Plan {
                 FileKind::Log => log_dir.join(&file.name),
             })
             .collect();
+        Plan::with_destinations(database, log_dir, checkpoint_dir, destinations)
+    }
+
+    /// A plan for files already staged beside `destinations`, given the
+    /// target's locations (the target's side of an upload).
+    pub fn with_destinations(
+        database: &Path,
+        log_dir: &Path,
+        checkpoint_dir: &Path,
+        destinations: Vec<PathBuf>,
+    ) -> Plan {
         let database_dir = database.parent().unwrap_or(Path::new("/")).to_path_buf();
         let mut dirs: Vec<PathBuf> = Vec::with_capacity(3);
         for dir in [
@@ -171,7 +182,7 @@ fn remove_staged_in(dir: &Path) -> io::Result<()> {
 }
 
 /// Removes the restore artifacts (only) from `dir`.
-pub(crate) fn empty_of_artifacts(dir: &Path) -> io::Result<()> {
+fn empty_of_artifacts(dir: &Path) -> io::Result<()> {
     for entry in fs::read_dir(dir)? {
         let entry = entry?;
         if entry.file_type()?.is_file()

@@ -169,15 +169,10 @@ impl ServerConnection {
             Request::PlaceFiles => {
                 self.session_in("place-files", &[SessionPhase::Registered])?;
                 let target = Arc::clone(&self.target);
-                let Some(upload) = self.upload.as_mut() else {
-                    return Err(fail(
-                        codes::ERROR_INVALID_PARAMETER,
-                        format!(
-                            "{name}: place-files: no file was sent with put-file in this session"
-                        ),
-                    ));
-                };
-                upload.place(&target)?;
+                // No upload yet is an empty one, which place refuses.
+                self.upload
+                    .get_or_insert_with(Upload::default)
+                    .place(&target)?;
                 ok(())
             }
             Request::RestoreEnd => {

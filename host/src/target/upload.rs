@@ -10,10 +10,11 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use dsrestore_protocol::{bft, codes, WireError};
+use dsrestore_set_format::is_plain_name;
 
-use super::{durable, files, Target};
+use super::{files, Target};
 use crate::chunk_thread::Sha256Thread;
-use crate::staging::{empty_of_artifacts, staging_path};
+use crate::staging::{staging_path, Plan};
 use crate::writeback::EarlyWriteback;
 
 fn fail(code: u32, message: impl Into<String>) -> WireError {
@@ -59,7 +60,7 @@ impl Upload {
                 ),
             ));
         }
-        let plain = !name.is_empty() && !name.contains(['/', '\\']) && name != "." && name != "..";
+        let plain = is_plain_name(name);
         let layout = target.layout();
         let destination = match kind {
             bft::NTDS_DATABASE if plain => layout.database_file(),
@@ -164,19 +165,9 @@ impl Upload {
     }
 
     /// After register: empty the locations of restore artifacts, rename the
-    /// staged files into place, fsync the directories.
+    /// staged files into place, fsync the directories (as a local restore
+    /// does: [`Plan::place`]).
     pub fn place(&mut self, target: &Target) -> Result<(), WireError> {
-        // Nothing staged: emptying the locations would delete the target's
-        // files and put nothing in their place.
-        if self.staged.is_empty() && self.open.is_none() {
-            return Err(fail(
-                codes::ERROR_INVALID_PARAMETER,
-                format!(
-                    "{}: place-files: no file was sent with put-file in this session",
-                    target.name()
-                ),
-            ));
-        }
         if let Some(open) = &self.open {
             return Err(fail(
                 codes::ERROR_INVALID_PARAMETER,
@@ -187,26 +178,32 @@ impl Upload {
                 ),
             ));
         }
+        // Nothing staged: emptying the locations would delete the target's
+        // files and put nothing in their place.
+        if self.staged.is_empty() {
+            return Err(fail(
+                codes::ERROR_INVALID_PARAMETER,
+                format!(
+                    "{}: place-files: no file was sent with put-file in this session",
+                    target.name()
+                ),
+            ));
+        }
+        // Once placing starts the staged files are the target's: a failure
+        // leaves them for the blocked target to show, not for Drop to remove.
+        let destinations = std::mem::take(&mut self.staged)
+            .into_iter()
+            .map(|(_, destination)| destination)
+            .collect();
         let layout = target.layout();
-        let dirs = [
-            layout.database_dir(),
-            layout.log_dir(),
-            layout.checkpoint_dir(),
-        ];
-        for dir in &dirs {
-            empty_of_artifacts(dir)
-                .map_err(|e| target.io_failure(&format!("emptying {}", dir.display()), e))?;
-        }
-        for (staging, destination) in std::mem::take(&mut self.staged) {
-            fs::rename(&staging, &destination).map_err(|e| {
-                target.io_failure(&format!("putting {} in place", destination.display()), e)
-            })?;
-        }
-        for dir in &dirs {
-            durable::sync_dir(dir)
-                .map_err(|e| target.io_failure(&format!("syncing {}", dir.display()), e))?;
-        }
-        Ok(())
+        Plan::with_destinations(
+            &layout.database_file(),
+            &layout.log_dir(),
+            &layout.checkpoint_dir(),
+            destinations,
+        )
+        .place()
+        .map_err(|e| fail(e.code, format!("{}: {}", target.name(), e.message)))
     }
 }
 
