@@ -1,6 +1,6 @@
 """The runtime: the dsrestore guest component under wasmtime-py.
 
-Every restore context gets its own Store and instance (one sandbox per
+Every restore or backup context gets its own Store and instance (one sandbox per
 session, as in the Rust host). The host side of ``binding-transport`` lives
 here: every binding the guest opens is tracked per session and closed when
 the guest drops it, and again when its session ends, because wasmtime-py does
@@ -60,14 +60,21 @@ class _Session:
         self.store.set_wasi(WasiConfig())
         self.instance = runtime._linker.instantiate(self.store, runtime._component)
         self.bindings: Dict[int, object] = {}
+        self.funcs: Dict[tuple, object] = {}
         self.leaked = 0
         # Set when the guest trapped: the store is poisoned, so every later
         # call but end is refused without entering it.
         self.dead: Optional[DsError] = None
 
     def func(self, name: str, interface: str):
-        iface = self.instance.get_export_index(self.store, f"{PACKAGE}/{interface}@{VERSION}")
-        return self.instance.get_func(self.store, self.instance.get_export_index(self.store, name, iface))
+        """The export ``name`` of ``interface``, looked up once per session
+        (a backup calls read once per chunk)."""
+        key = (interface, name)
+        if key not in self.funcs:
+            iface = self.instance.get_export_index(self.store, f"{PACKAGE}/{interface}@{VERSION}")
+            index = self.instance.get_export_index(self.store, name, iface)
+            self.funcs[key] = self.instance.get_func(self.store, index)
+        return self.funcs[key]
 
     def call(self, name: str, *args, interface: str = "restore-client"):
         if self.dead is not None:
