@@ -126,7 +126,10 @@ fn identity(user: Option<&str>) -> Result<(), Error> {
 
 fn restore(from: &str, server: &str) -> Result<(), Error> {
     let set = set::Set::open(from)?;
-    let (files, bytes) = set.verify()?;
+    // The structure now; each file's size and SHA-256 as it is sent (a bad
+    // file stops before its put-file-end, and end removes what was staged).
+    set.check_structure()?;
+    let (files, bytes) = (set.manifest.files.len(), set.manifest.total_bytes());
     if rc::is_ntds_online(server)? {
         return Err(Error {
             code: 0x8007_0420,
