@@ -1,7 +1,7 @@
 //! Building `error` values.
 
 use dsrestore_protocol::codes::{self, Hresult};
-use dsrestore_protocol::WireError;
+use dsrestore_protocol::Error as ProtocolError;
 
 use crate::dsrestore::backup::types::Error;
 
@@ -20,7 +20,7 @@ pub fn invalid_parameter(message: impl Into<String>) -> Error {
 
 /// A failure the target reported. A target that claims failure with code 0
 /// broke the protocol: that becomes RPC_X_BAD_STUB_DATA.
-pub fn from_wire(server: &str, e: WireError) -> Error {
+pub fn from_wire(server: &str, e: ProtocolError) -> Error {
     if e.code == codes::S_OK {
         return error(
             codes::RPC_X_BAD_STUB_DATA,

@@ -5,6 +5,8 @@
 //! `local:<dir>` names an embedded target, `tcp://host:port` an agent, whose host
 //! part must not contain `_` either.
 
+use dsrestore_protocol::ServerName;
+
 use crate::dsrestore::backup::types::Error;
 use crate::error::invalid_parameter;
 
@@ -24,8 +26,8 @@ pub fn normalize(server: &str) -> Result<String, Error> {
             "server name {server:?} contains a control character"
         )));
     }
-    if let Some(path) = server.strip_prefix("local:") {
-        if path.is_empty() {
+    if let ServerName::Local { dir } = ServerName::parse(server) {
+        if dir.is_empty() {
             return Err(invalid_parameter("server name \"local:\" has no directory"));
         }
         return Ok(server.to_string());

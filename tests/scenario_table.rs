@@ -12,7 +12,7 @@ use common::Fixture;
 use dsrestore_host::{
     codes, Config, Connection, EmbeddedTransport, Error, Identity, RestoreFlags, Runtime, Transport,
 };
-use dsrestore_protocol::{decode, encode, HelloOk, Reply, Request, WireError};
+use dsrestore_protocol::{decode, encode, HelloOk, Reply, Request};
 use serde::Deserialize;
 
 #[derive(Deserialize)]
@@ -75,7 +75,7 @@ impl Connection for ScenarioConnection {
                 version: 1,
                 server: "refuses".into(),
             }))),
-            "refuses" => Ok(encode(&Reply::<()>::Err(WireError {
+            "refuses" => Ok(encode(&Reply::<()>::Err(Error {
                 code: codes::ERROR_SERVICE_ALREADY_RUNNING,
                 message: "refused by the scenario".into(),
             }))),

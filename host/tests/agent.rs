@@ -185,7 +185,7 @@ fn raw_call<T: serde::de::DeserializeOwned>(
 
 #[test]
 fn a_client_that_disconnects_after_register_leaves_the_target_blocked() {
-    use dsrestore_protocol::framing::{Authenticate, Credentials};
+    use dsrestore_protocol::handshake::{Authenticate, Credentials};
     use dsrestore_protocol::{encode, Reply, Request};
 
     let dir = tempfile::tempdir().unwrap();

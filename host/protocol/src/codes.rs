@@ -19,6 +19,8 @@ macro_rules! codes {
     ($($(#[$doc:meta])* $name:ident = $value:expr;)*) => {
         $($(#[$doc])* pub const $name: Hresult = $value;)*
 
+        const ALL: &[(&str, Hresult)] = &[$((stringify!($name), $name),)*];
+
         /// The symbolic name of a code this crate defines, e.g.
         /// `ERROR_INVALID_PARAMETER` for 0x80070057.
         pub fn name(code: Hresult) -> Option<&'static str> {
@@ -110,9 +112,83 @@ pub fn display_name(code: Hresult) -> Option<&'static str> {
     })
 }
 
+/// The exit status of a command that failed, by kind of failure: the
+/// documented exit codes of the `dsrestore` CLI and of the wasm command
+/// (success is 0).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Exit {
+    /// Any other failure.
+    Failure = 1,
+    /// Bad arguments, missing paths.
+    InvalidInput = 2,
+    /// The target refused: online, restore in progress, expired token, access denied.
+    RefusedByTarget = 3,
+    /// Cannot connect, timeout, broken or malformed replies.
+    Transport = 4,
+    /// A damaged or incomplete backup set.
+    Integrity = 5,
+}
+
+/// The exit status of a failure with `code`.
+pub fn exit_of(code: Hresult) -> Exit {
+    match code {
+        ERROR_INVALID_PARAMETER | HR_INVALID_PARAM | ERROR_FILE_NOT_FOUND => Exit::InvalidInput,
+        ERROR_ACCESS_DENIED
+        | ERROR_SERVICE_ALREADY_RUNNING
+        | ERROR_NOT_SUPPORTED
+        | HR_RESTORE_IN_PROGRESS
+        | HR_ALREADY_OPEN
+        | HR_MISSING_EXPIRY_TOKEN
+        | HR_CONTENTS_EXPIRED
+        | HR_DATABASE_INCONSISTENT => Exit::RefusedByTarget,
+        HR_COULD_NOT_CONNECT
+        | ERROR_TIMEOUT
+        | RPC_S_INVALID_BINDING
+        | RPC_S_OUT_OF_RESOURCES
+        | RPC_S_CALL_FAILED
+        | RPC_S_PROTOCOL_ERROR
+        | RPC_X_BAD_STUB_DATA => Exit::Transport,
+        HR_INVALID_BACKUP
+        | HR_MISSING_LOG_FILE
+        | HR_GIVEN_LOG_FILE_IS_NOT_CONTIGUOUS
+        | HR_UNKNOWN_EXPIRY_TOKEN_FORMAT => Exit::Integrity,
+        _ => Exit::Failure,
+    }
+}
+
+/// Every code this crate defines, with its name: the table the Python and
+/// JavaScript packages copy (a test checks the copies).
+pub fn all() -> &'static [(&'static str, Hresult)] {
+    ALL
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn each_kind_of_failure_has_its_exit_code() {
+        assert_eq!(exit_of(ERROR_INVALID_PARAMETER), Exit::InvalidInput);
+        assert_eq!(
+            exit_of(ERROR_SERVICE_ALREADY_RUNNING),
+            Exit::RefusedByTarget
+        );
+        assert_eq!(exit_of(ERROR_ACCESS_DENIED), Exit::RefusedByTarget);
+        assert_eq!(exit_of(HR_COULD_NOT_CONNECT), Exit::Transport);
+        assert_eq!(exit_of(RPC_S_INVALID_BINDING), Exit::Transport);
+        assert_eq!(exit_of(HR_INVALID_BACKUP), Exit::Integrity);
+        assert_eq!(exit_of(HR_ERROR), Exit::Failure);
+        assert_eq!(Exit::Integrity as u8, 5);
+    }
+
+    #[test]
+    fn the_table_lists_every_code_once_by_its_name() {
+        for (name, code) in all() {
+            assert_eq!(super::name(*code), Some(*name));
+        }
+        assert!(all().len() > 25);
+    }
 
     #[test]
     fn win32_codes_have_the_documented_hresult_form() {

@@ -9,6 +9,7 @@ use alloc::vec::Vec;
 use serde::{Deserialize, Serialize};
 
 use crate::codes::Hresult;
+use crate::Error;
 
 /// The protocol versions this crate speaks.
 pub const PROTOCOL_VERSIONS: &[u32] = &[1];
@@ -140,16 +141,7 @@ pub enum Reply<T> {
     /// Success, with the request's payload (`null` for requests without one).
     Ok(T),
     /// Failure.
-    Err(WireError),
-}
-
-/// A failure on the wire: an HRESULT and a message naming what failed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct WireError {
-    /// The HRESULT; never 0.
-    pub code: Hresult,
-    /// For people.
-    pub message: String,
+    Err(Error),
 }
 
 /// The reply to `Hello`.
@@ -294,10 +286,7 @@ mod tests {
     fn replies_are_ok_or_err_maps() {
         let ok: Reply<bool> = Reply::Ok(true);
         assert_eq!(decode::<Reply<bool>>(&encode(&ok)).unwrap(), ok);
-        let err: Reply<()> = Reply::Err(WireError {
-            code: 0x8007_0057,
-            message: "m".into(),
-        });
+        let err: Reply<()> = Reply::Err(Error::new(0x8007_0057, "m"));
         assert_eq!(decode::<Reply<()>>(&encode(&err)).unwrap(), err);
     }
 

@@ -10,6 +10,7 @@
 //! and the file it is about) so that both programs report the same thing.
 
 use dsrestore_protocol::codes;
+pub use dsrestore_protocol::Error;
 use serde::{Deserialize, Serialize};
 
 /// The manifest's file name.
@@ -19,16 +20,8 @@ pub const FORMAT: u32 = 1;
 /// The directory of the backed-up files inside a set.
 pub const FILES_DIR: &str = "files";
 
-/// A problem with a set: its HRESULT and a message that names the file.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{message}")]
-pub struct SetError {
-    pub code: u32,
-    pub message: String,
-}
-
-fn invalid(message: String) -> SetError {
-    SetError {
+fn invalid(message: String) -> Error {
+    Error {
         code: codes::HR_INVALID_BACKUP,
         message,
     }
@@ -92,7 +85,7 @@ pub fn log_generation(file_name: &str) -> Option<u32> {
 }
 
 /// The error for a set directory without a manifest.
-pub fn incomplete(dir: &str) -> SetError {
+pub fn incomplete(dir: &str) -> Error {
     invalid(format!(
         "{dir} has no {MANIFEST}: the backup set is incomplete (its backup did not finish)"
     ))
@@ -104,11 +97,7 @@ impl SetFile {
     /// entries of the same set; its size and checksum are filled in as it is
     /// written. Refuses names that are not plain or already taken, and logs
     /// that are not `edbXXXXX.log`.
-    pub fn new(
-        kind: FileKind,
-        original_path: &str,
-        earlier: &[SetFile],
-    ) -> Result<SetFile, SetError> {
+    pub fn new(kind: FileKind, original_path: &str, earlier: &[SetFile]) -> Result<SetFile, Error> {
         let name = original_path
             .rsplit(['/', '\\'])
             .next()
@@ -142,20 +131,20 @@ impl SetFile {
 
     /// The error for this file missing or unreadable at `path`: a missing
     /// log is hrMissingLogFile, anything else hrInvalidBackup.
-    pub fn unreadable(&self, path: &str, error: &std::io::Error) -> SetError {
+    pub fn unreadable(&self, path: &str, error: &std::io::Error) -> Error {
         let code = if self.kind == FileKind::Log {
             codes::HR_MISSING_LOG_FILE
         } else {
             codes::HR_INVALID_BACKUP
         };
-        SetError {
+        Error {
             code,
             message: format!("{path}: {error}"),
         }
     }
 
     /// Checks the size found at `path` against the manifest.
-    pub fn check_size(&self, path: &str, actual: u64) -> Result<(), SetError> {
+    pub fn check_size(&self, path: &str, actual: u64) -> Result<(), Error> {
         if actual == self.size {
             return Ok(());
         }
@@ -166,7 +155,7 @@ impl SetFile {
     }
 
     /// Checks the SHA-256 (lowercase hex) of the bytes read from `path`.
-    pub fn check_sha256(&self, path: &str, actual: &str) -> Result<(), SetError> {
+    pub fn check_sha256(&self, path: &str, actual: &str) -> Result<(), Error> {
         if actual == self.sha256 {
             return Ok(());
         }
@@ -201,7 +190,7 @@ impl Manifest {
 
     /// Parses the manifest read from `path` (named in errors): JSON of this
     /// format, and plain file names only. Reads no file.
-    pub fn parse(bytes: &[u8], path: &str) -> Result<Manifest, SetError> {
+    pub fn parse(bytes: &[u8], path: &str) -> Result<Manifest, Error> {
         let manifest: Manifest =
             serde_json::from_slice(bytes).map_err(|e| invalid(format!("{path}: {e}")))?;
         if manifest.format != FORMAT {
@@ -221,7 +210,7 @@ impl Manifest {
 
     /// Exactly one database, and contiguous logs; `dir` is the set's
     /// directory, named in errors. Reads no file.
-    pub fn check_structure(&self, dir: &str) -> Result<(), SetError> {
+    pub fn check_structure(&self, dir: &str) -> Result<(), Error> {
         let databases = self
             .files
             .iter()
@@ -235,7 +224,7 @@ impl Manifest {
         let mut gens: Vec<u32> = self.files.iter().filter_map(|f| f.generation).collect();
         gens.sort_unstable();
         if let Some(w) = gens.windows(2).find(|w| w[1] != w[0] + 1) {
-            return Err(SetError {
+            return Err(Error {
                 code: codes::HR_GIVEN_LOG_FILE_IS_NOT_CONTIGUOUS,
                 message: format!(
                     "{dir}: the logs jump from generation {:#x} to {:#x}",
@@ -247,7 +236,7 @@ impl Manifest {
     }
 
     /// The expiry token's bytes; `path` (the manifest's) is named in errors.
-    pub fn expiry_token(&self, path: &str) -> Result<Vec<u8>, SetError> {
+    pub fn expiry_token(&self, path: &str) -> Result<Vec<u8>, Error> {
         hex::decode(&self.expiry_token)
             .map_err(|e| invalid(format!("{path}: expiry-token is not hex: {e}")))
     }

@@ -5,9 +5,8 @@ use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use dsrestore_protocol::codes;
-use dsrestore_protocol::framing::{frame_header, frame_len, Authenticate, Authenticated};
-use dsrestore_protocol::{decode, encode, Reply, WireError};
+use dsrestore_protocol::framing::{frame_header, payload_len, FRAME_HEADER_LEN};
+use dsrestore_protocol::{codes, handshake, Error};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
@@ -27,22 +26,14 @@ async fn read_frame(
     shared: &Shared,
     stopped: &mut watch::Receiver<bool>,
 ) -> Result<Vec<u8>, Stop> {
-    let mut header = [0u8; 4];
+    let mut header = [0u8; FRAME_HEADER_LEN];
     let read = async {
         stream.read_exact(&mut header).await?;
-        let len = frame_len(header);
-        if len > shared.options.max_frame_bytes {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidData,
-                format!(
-                    "a frame of {len} bytes is over the limit of {}",
-                    shared.options.max_frame_bytes
-                ),
-            ));
-        }
-        let mut message = vec![0; len as usize];
+        let len = payload_len(header, shared.options.max_frame_bytes)
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+        let mut message = vec![0; len];
         stream.read_exact(&mut message).await?;
-        Ok(message)
+        Ok::<_, io::Error>(message)
     };
     tokio::select! {
         _ = stopped.wait_for(|s| *s) => Err(Stop::Shutdown),
@@ -63,26 +54,11 @@ async fn write_frame(stream: &mut TcpStream, message: &[u8]) -> io::Result<()> {
     stream.flush().await
 }
 
-fn refusal(code: u32, message: String) -> Vec<u8> {
-    encode(&Reply::<()>::Err(WireError { code, message }))
-}
-
 /// Checks the first frame. Returns the peer's name for logs, or the refusal
 /// to send before closing.
 async fn authenticate(shared: &Arc<Shared>, first: Vec<u8>) -> Result<String, Vec<u8>> {
     let name = shared.target.name().to_string();
-    let hello: Authenticate = decode(&first).map_err(|e| {
-        refusal(
-            codes::ERROR_ACCESS_DENIED,
-            format!("{name}: the first frame must authenticate ({e})"),
-        )
-    })?;
-    let Some(credentials) = hello.authenticate else {
-        return Err(refusal(
-            codes::ERROR_ACCESS_DENIED,
-            format!("{name}: anonymous clients are not served: set an identity (set-auth-identity, --user)"),
-        ));
-    };
+    let credentials = handshake::credentials_of(&name, &first).map_err(handshake::refusal)?;
     let who = format!("{}\\{}", credentials.domain, credentials.user);
     let checker = Arc::clone(shared);
     let ok = tokio::task::spawn_blocking(move || checker.users.verify(&credentials))
@@ -92,10 +68,10 @@ async fn authenticate(shared: &Arc<Shared>, first: Vec<u8>) -> Result<String, Ve
         Ok(who)
     } else {
         tokio::time::sleep(shared.options.auth_failure_delay).await;
-        Err(refusal(
+        Err(handshake::refusal(Error::new(
             codes::ERROR_ACCESS_DENIED,
             format!("{name}: user {who} is unknown or the password is wrong"),
-        ))
+        )))
     }
 }
 
@@ -118,9 +94,7 @@ pub(super) async fn serve(
             return;
         }
     };
-    let accepted = encode(&Reply::Ok(Authenticated {
-        server: shared.target.name().to_string(),
-    }));
+    let accepted = handshake::welcome(shared.target.name());
     if write_frame(&mut stream, &accepted).await.is_err() {
         return;
     }

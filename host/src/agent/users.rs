@@ -14,7 +14,7 @@ use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
 use dsrestore_protocol::codes;
-use dsrestore_protocol::framing::Credentials;
+use dsrestore_protocol::handshake::Credentials;
 use serde::{Deserialize, Serialize};
 
 use crate::error::Error;

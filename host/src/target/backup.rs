@@ -6,8 +6,9 @@ use std::fs::File;
 use std::io::Read;
 use std::path::PathBuf;
 
+use crate::error::Error;
 use dsrestore_protocol::codes;
-use dsrestore_protocol::{is_valid_transfer_size, ByteBuf, FileOpened, Location, WireError};
+use dsrestore_protocol::{is_valid_transfer_size, ByteBuf, FileOpened, Location};
 
 use super::{durable, files, Target};
 
@@ -15,21 +16,14 @@ use super::{durable, files, Target};
 pub const MAX_READ: u32 = 8 << 20;
 
 /// DsBackupOpenFile / DsBackupRead sizes: a multiple of 8192, at least 24576.
-pub fn check_transfer_size(what: &str, size: u32) -> Result<(), WireError> {
+pub fn check_transfer_size(what: &str, size: u32) -> Result<(), Error> {
     if !is_valid_transfer_size(size) {
-        return Err(WireError {
+        return Err(Error {
             code: codes::ERROR_INVALID_PARAMETER,
             message: format!("{what} {size} is not a multiple of 8192 of at least 24576"),
         });
     }
     Ok(())
-}
-
-fn fail(code: u32, message: impl Into<String>) -> WireError {
-    WireError {
-        code,
-        message: message.into(),
-    }
 }
 
 /// One backup session of one binding.
@@ -59,12 +53,12 @@ impl BackupSession {
         }
     }
 
-    pub fn database_names(&self, target: &Target) -> Result<Vec<Location>, WireError> {
+    pub fn database_names(&self, target: &Target) -> Result<Vec<Location>, Error> {
         files::database_names(target.layout())
             .map_err(|e| target.io_failure("listing the database files", e))
     }
 
-    pub fn backup_logs(&mut self, target: &Target) -> Result<Vec<Location>, WireError> {
+    pub fn backup_logs(&mut self, target: &Target) -> Result<Vec<Location>, Error> {
         let logs = files::backup_logs(target.layout())
             .map_err(|e| target.io_failure("listing the logs", e))?;
         self.listed_logs = Some(logs.iter().map(|l| PathBuf::from(&l.path)).collect());
@@ -76,10 +70,10 @@ impl BackupSession {
         target: &Target,
         name: &str,
         read_hint_size: u32,
-    ) -> Result<FileOpened, WireError> {
+    ) -> Result<FileOpened, Error> {
         check_transfer_size("read-hint-size", read_hint_size)?;
         if let Some(open) = &self.open {
-            return Err(fail(
+            return Err(Error::new(
                 codes::HR_ALREADY_OPEN,
                 format!(
                     "{}: backup session {} already has {} open",
@@ -98,7 +92,7 @@ impl BackupSession {
             )
             .any(|l| l.path == name);
         if !known {
-            return Err(fail(
+            return Err(Error::new(
                 codes::ERROR_INVALID_PARAMETER,
                 format!("{}: {name:?} is not a file of this backup (see get-database-names and get-backup-logs)", target.name()),
             ));
@@ -119,10 +113,10 @@ impl BackupSession {
         Ok(FileOpened { size })
     }
 
-    pub fn read(&mut self, target: &Target, max_bytes: u32) -> Result<ByteBuf, WireError> {
+    pub fn read(&mut self, target: &Target, max_bytes: u32) -> Result<ByteBuf, Error> {
         check_transfer_size("max-bytes", max_bytes)?;
         let open = self.open.as_mut().ok_or_else(|| {
-            fail(
+            Error::new(
                 codes::HR_INVALID_HANDLE,
                 format!(
                     "{}: backup session {} has no open file to read",
@@ -140,7 +134,7 @@ impl BackupSession {
             .map_err(|e| target.io_failure(&format!("reading {}", open.path.display()), e))?;
         if chunk.is_empty() {
             self.read_through.insert(open.path.clone());
-            return Err(fail(
+            return Err(Error::new(
                 codes::ERROR_HANDLE_EOF,
                 format!(
                     "{}: end of {} ({} bytes)",
@@ -154,7 +148,7 @@ impl BackupSession {
         Ok(ByteBuf::from(chunk))
     }
 
-    pub fn close_file(&mut self, target: &Target) -> Result<(), WireError> {
+    pub fn close_file(&mut self, target: &Target) -> Result<(), Error> {
         match self.open.take() {
             Some(open) => {
                 if open.position >= open.size {
@@ -162,7 +156,7 @@ impl BackupSession {
                 }
                 Ok(())
             }
-            None => Err(fail(
+            None => Err(Error::new(
                 codes::HR_INVALID_HANDLE,
                 format!(
                     "{}: backup session {} has no open file to close",
@@ -174,9 +168,9 @@ impl BackupSession {
     }
 
     /// Deletes the listed logs this session read to their end.
-    pub fn truncate_logs(&mut self, target: &Target) -> Result<(), WireError> {
+    pub fn truncate_logs(&mut self, target: &Target) -> Result<(), Error> {
         if self.open.is_some() {
-            return Err(fail(
+            return Err(Error::new(
                 codes::ERROR_INVALID_PARAMETER,
                 format!(
                     "{}: close the open file before truncate-logs",
@@ -185,7 +179,7 @@ impl BackupSession {
             ));
         }
         let Some(listed) = &self.listed_logs else {
-            return Err(fail(
+            return Err(Error::new(
                 codes::ERROR_INVALID_PARAMETER,
                 format!(
                     "{}: truncate-logs needs get-backup-logs first in backup session {}",

@@ -3,8 +3,9 @@
 
 use std::path::{Component, Path, PathBuf};
 
+use crate::error::Error;
 use dsrestore_protocol::codes;
-use dsrestore_protocol::{bft, Location, WireError};
+use dsrestore_protocol::{bft, Location};
 
 /// The directories of a target under its root.
 #[derive(Debug, Clone)]
@@ -66,8 +67,8 @@ impl Layout {
     /// Checks that `path` (named `field` in messages) is an absolute path inside
     /// the target's data directories (not its state directory): no `..`, no
     /// escape by an absolute path elsewhere, none through a symbolic link.
-    pub fn check_inside(&self, field: &str, path: &str) -> Result<PathBuf, WireError> {
-        let refuse = |why: &str| WireError {
+    pub fn check_inside(&self, field: &str, path: &str) -> Result<PathBuf, Error> {
+        let refuse = |why: &str| Error {
             code: codes::ERROR_INVALID_PARAMETER,
             message: format!("{field} {path:?} {why}"),
         };

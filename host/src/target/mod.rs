@@ -26,7 +26,7 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use dsrestore_protocol::codes;
-use dsrestore_protocol::{Prepared, Registration, WireError};
+use dsrestore_protocol::{Prepared, Registration};
 use serde::Serialize;
 
 pub use backup::MAX_READ;
@@ -116,13 +116,6 @@ fn now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())
-}
-
-fn fail(code: u32, message: impl Into<String>) -> WireError {
-    WireError {
-        code,
-        message: message.into(),
-    }
 }
 
 /// The process-wide registry of open targets, by canonical root.
@@ -324,7 +317,7 @@ impl Target {
         .encode()
     }
 
-    fn set_current_backup_log(&self, log_number: u32) -> Result<(), WireError> {
+    fn set_current_backup_log(&self, log_number: u32) -> Result<(), Error> {
         let mut inner = self.lock();
         let mut settings = inner.settings.clone();
         settings.current_backup_log = Some(log_number);
@@ -334,26 +327,23 @@ impl Target {
         Ok(())
     }
 
-    fn io_failure(&self, what: &str, e: std::io::Error) -> WireError {
-        Error::io(&format!("{}: {what}", self.name), e).into()
+    fn io_failure(&self, what: &str, e: std::io::Error) -> Error {
+        Error::io(&format!("{}: {what}", self.name), e)
     }
 
     /// DsBackupPrepare on the target: needs the directory service online;
     /// returns the session id and the expiry token of this backup.
-    fn begin_backup(
-        &self,
-        backup_type: u32,
-    ) -> Result<dsrestore_protocol::BackupPrepared, WireError> {
+    fn begin_backup(&self, backup_type: u32) -> Result<dsrestore_protocol::BackupPrepared, Error> {
         match backup_type {
             BACKUP_TYPE_FULL => {}
             BACKUP_TYPE_LOGS_ONLY => {
-                return Err(fail(
+                return Err(Error::new(
                     codes::ERROR_NOT_SUPPORTED,
                     format!("{}: BACKUP_TYPE_LOGS_ONLY is not supported", self.name),
                 ))
             }
             BACKUP_TYPE_INCREMENTAL => {
-                return Err(fail(
+                return Err(Error::new(
                     codes::ERROR_INVALID_PARAMETER,
                     format!(
                         "{}: BACKUP_TYPE_INCREMENTAL is not supported: only full backups are",
@@ -362,14 +352,14 @@ impl Target {
                 ))
             }
             other => {
-                return Err(fail(
+                return Err(Error::new(
                     codes::ERROR_INVALID_PARAMETER,
                     format!("{}: unknown backup type {other:#x}", self.name),
                 ))
             }
         }
         if !self.is_online() {
-            return Err(fail(
+            return Err(Error::new(
                 codes::HR_COULD_NOT_CONNECT,
                 format!(
                     "{}: the directory service is not running; a backup needs it online",
@@ -386,24 +376,20 @@ impl Target {
     }
 
     /// DsRestorePrepare on the target.
-    fn begin_session(
-        &self,
-        flags: u32,
-        expiry_token: Option<&[u8]>,
-    ) -> Result<Prepared, WireError> {
+    fn begin_session(&self, flags: u32, expiry_token: Option<&[u8]>) -> Result<Prepared, Error> {
         for (bit, name) in [
             (RESTORE_TYPE_AUTHORITATIVE, "RESTORE_TYPE_AUTHORATATIVE"),
             (RESTORE_TYPE_ONLINE, "RESTORE_TYPE_ONLINE"),
         ] {
             if flags & bit != 0 {
-                return Err(fail(
+                return Err(Error::new(
                     codes::ERROR_NOT_SUPPORTED,
                     format!("{}: {name} is not supported", self.name),
                 ));
             }
         }
         if flags & !RESTORE_TYPE_CATCHUP != 0 {
-            return Err(fail(
+            return Err(Error::new(
                 codes::ERROR_INVALID_PARAMETER,
                 format!("{}: unknown restore type bits {flags:#x}", self.name),
             ));
@@ -413,7 +399,7 @@ impl Target {
         }
         let mut inner = self.lock();
         if inner.settings.online {
-            return Err(fail(
+            return Err(Error::new(
                 codes::ERROR_SERVICE_ALREADY_RUNNING,
                 format!("{}: the directory service is online; a restore needs it offline (restore mode)", self.name),
             ));
@@ -428,10 +414,10 @@ impl Target {
     }
 
     /// DsRestoreRegister on the target: checks, interlock, durable record.
-    fn register(&self, session: u64, registration: Registration) -> Result<(), WireError> {
+    fn register(&self, session: u64, registration: Registration) -> Result<(), Error> {
         let mut inner = self.lock();
         if let Some(owner) = inner.interlock.filter(|&o| o != session) {
-            return Err(fail(
+            return Err(Error::new(
                 codes::HR_RESTORE_IN_PROGRESS,
                 format!(
                     "{}: restore session {owner} is registered and not complete",
@@ -456,7 +442,7 @@ impl Target {
             )?;
         }
         if registration.gen_low > registration.gen_high || registration.gen_high > 0xFFFFF {
-            return Err(fail(
+            return Err(Error::new(
                 codes::ERROR_INVALID_PARAMETER,
                 format!(
                     "registration generations {:#x}..={:#x} are not in order within 0..=0xFFFFF",
@@ -482,10 +468,10 @@ impl Target {
     }
 
     /// DsRestoreRegisterComplete on the target.
-    fn register_complete(&self, session: u64, restore_state: u32) -> Result<(), WireError> {
+    fn register_complete(&self, session: u64, restore_state: u32) -> Result<(), Error> {
         let mut inner = self.lock();
         let Some(mut record) = inner.record.clone().filter(|r| r.session == session) else {
-            return Err(fail(
+            return Err(Error::new(
                 codes::ERROR_INVALID_PARAMETER,
                 format!("{}: session {session} has no registration", self.name),
             ));

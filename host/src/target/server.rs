@@ -4,8 +4,9 @@
 
 use std::sync::Arc;
 
+use crate::error::Error;
 use dsrestore_protocol::codes;
-use dsrestore_protocol::{decode, encode, HelloOk, Reply, Request, WireError, PROTOCOL_VERSIONS};
+use dsrestore_protocol::{decode, encode, HelloOk, Reply, Request, PROTOCOL_VERSIONS};
 use serde::Serialize;
 
 use super::backup::BackupSession;
@@ -31,14 +32,7 @@ struct ServerSession {
     phase: SessionPhase,
 }
 
-fn fail(code: u32, message: impl Into<String>) -> WireError {
-    WireError {
-        code,
-        message: message.into(),
-    }
-}
-
-fn ok<T: Serialize>(value: T) -> Result<Vec<u8>, WireError> {
+fn ok<T: Serialize>(value: T) -> Result<Vec<u8>, Error> {
     Ok(encode(&Reply::Ok(value)))
 }
 
@@ -66,7 +60,7 @@ impl ServerConnection {
                 }
                 reply
             }
-            Err(e) => Err(fail(
+            Err(e) => Err(Error::new(
                 codes::RPC_X_BAD_STUB_DATA,
                 format!(
                     "{} could not decode a request of {} bytes: {e}",
@@ -78,11 +72,11 @@ impl ServerConnection {
         reply.unwrap_or_else(|e| encode(&Reply::<()>::Err(e)))
     }
 
-    fn dispatch(&mut self, request: Request) -> Result<Vec<u8>, WireError> {
+    fn dispatch(&mut self, request: Request) -> Result<Vec<u8>, Error> {
         let name = self.target.name().to_string();
         if !self.greeted {
             let Request::Hello { versions, .. } = request else {
-                return Err(fail(
+                return Err(Error::new(
                     codes::RPC_S_PROTOCOL_ERROR,
                     format!(
                         "{name}: the first request on a binding must be hello, not {}",
@@ -95,7 +89,7 @@ impl ServerConnection {
                 .copied()
                 .filter(|v| versions.contains(v))
                 .max()
-                .ok_or_else(|| fail(codes::RPC_S_PROTOCOL_ERROR, format!("{name} speaks protocol versions {PROTOCOL_VERSIONS:?}, the client {versions:?}")))?;
+                .ok_or_else(|| Error::new(codes::RPC_S_PROTOCOL_ERROR, format!("{name} speaks protocol versions {PROTOCOL_VERSIONS:?}, the client {versions:?}")))?;
             self.greeted = true;
             return ok(HelloOk {
                 version,
@@ -103,7 +97,7 @@ impl ServerConnection {
             });
         }
         match request {
-            Request::Hello { .. } => Err(fail(
+            Request::Hello { .. } => Err(Error::new(
                 codes::RPC_S_PROTOCOL_ERROR,
                 format!("{name}: hello was already done on this binding"),
             )),
@@ -135,7 +129,7 @@ impl ServerConnection {
             Request::Register(registration) => {
                 let s = self.session_in("register", &[SessionPhase::Prepared])?;
                 if s.restricted {
-                    return Err(fail(codes::HR_MISSING_EXPIRY_TOKEN, format!("{name}: restore session {} was prepared without an expiry token and cannot register", s.id)));
+                    return Err(Error::new(codes::HR_MISSING_EXPIRY_TOKEN, format!("{name}: restore session {} was prepared without an expiry token and cannot register", s.id)));
                 }
                 self.target.register(s.id, registration)?;
                 self.set_phase(SessionPhase::Registered);
@@ -178,7 +172,7 @@ impl ServerConnection {
             Request::RestoreEnd => {
                 self.upload = None;
                 let Some(s) = self.session.take() else {
-                    return Err(fail(
+                    return Err(Error::new(
                         codes::ERROR_INVALID_PARAMETER,
                         format!("{name}: no restore session on this binding to end"),
                     ));
@@ -237,17 +231,17 @@ impl ServerConnection {
     }
 
     /// The session's upload, for `op`, and the target.
-    fn upload(&mut self, op: &str) -> Result<(&mut Upload, Arc<Target>), WireError> {
+    fn upload(&mut self, op: &str) -> Result<(&mut Upload, Arc<Target>), Error> {
         self.uploading(op)?;
         let target = Arc::clone(&self.target);
         Ok((self.upload.get_or_insert_with(Upload::default), target))
     }
 
     /// Uploads belong to a prepared, unrestricted restore session.
-    fn uploading(&self, op: &str) -> Result<(), WireError> {
+    fn uploading(&self, op: &str) -> Result<(), Error> {
         let s = self.session_in(op, &[SessionPhase::Prepared])?;
         if s.restricted {
-            return Err(fail(
+            return Err(Error::new(
                 codes::HR_MISSING_EXPIRY_TOKEN,
                 format!(
                     "{}: restore session {} was prepared without an expiry token: {op} needs one",
@@ -260,13 +254,13 @@ impl ServerConnection {
     }
 
     /// One session per binding, restore or backup.
-    fn refuse_second_session(&self) -> Result<(), WireError> {
+    fn refuse_second_session(&self) -> Result<(), Error> {
         let id = self
             .session
             .map(|s| s.id)
             .or(self.backup.as_ref().map(|b| b.id));
         match id {
-            Some(id) => Err(fail(
+            Some(id) => Err(Error::new(
                 codes::ERROR_INVALID_PARAMETER,
                 format!(
                     "{}: this binding already carries session {id}",
@@ -278,10 +272,10 @@ impl ServerConnection {
     }
 
     /// The binding's backup session.
-    fn backup_session(&mut self, op: &str) -> Result<&mut BackupSession, WireError> {
+    fn backup_session(&mut self, op: &str) -> Result<&mut BackupSession, Error> {
         let name = self.target.name().to_string();
         self.backup.as_mut().ok_or_else(|| {
-            fail(
+            Error::new(
                 codes::ERROR_INVALID_PARAMETER,
                 format!("{name}: {op} needs a backup session: backup-prepare first"),
             )
@@ -295,16 +289,16 @@ impl ServerConnection {
     }
 
     /// The binding's session, if it is in one of `phases`.
-    fn session_in(&self, op: &str, phases: &[SessionPhase]) -> Result<ServerSession, WireError> {
+    fn session_in(&self, op: &str, phases: &[SessionPhase]) -> Result<ServerSession, Error> {
         let name = self.target.name();
         let s = self.session.ok_or_else(|| {
-            fail(
+            Error::new(
                 codes::ERROR_INVALID_PARAMETER,
                 format!("{name}: {op} needs a restore session: prepare first"),
             )
         })?;
         if !phases.contains(&s.phase) {
-            return Err(fail(
+            return Err(Error::new(
                 codes::ERROR_INVALID_PARAMETER,
                 format!(
                     "{name}: restore session {} is {:?}; {op} is not allowed",

@@ -11,7 +11,7 @@
 //! ```
 
 use dsrestore_protocol::codes;
-use dsrestore_protocol::WireError;
+use dsrestore_protocol::Error;
 use sha2::{Digest, Sha256};
 
 const MAGIC: &[u8; 4] = b"DSXT";
@@ -49,8 +49,8 @@ impl ExpiryToken {
 
     /// Decodes `bytes`; anything but a well-formed token of a known version is
     /// hrUnknownExpiryTokenFormat.
-    pub fn decode(bytes: &[u8]) -> Result<ExpiryToken, WireError> {
-        let unknown = |why: &str| WireError {
+    pub fn decode(bytes: &[u8]) -> Result<ExpiryToken, Error> {
+        let unknown = |why: &str| Error {
             code: codes::HR_UNKNOWN_EXPIRY_TOKEN_FORMAT,
             message: format!(
                 "expiry token of {} bytes is not recognised: {why}",
@@ -85,9 +85,9 @@ impl ExpiryToken {
     }
 
     /// Refuses a token whose backup has outlived its useful life at `now`.
-    pub fn check_not_expired(&self, now: u64) -> Result<(), WireError> {
+    pub fn check_not_expired(&self, now: u64) -> Result<(), Error> {
         if now > self.expires_at {
-            return Err(WireError {
+            return Err(Error {
                 code: codes::HR_CONTENTS_EXPIRED,
                 message: format!(
                     "the backup of {} taken at {} (unix) expired at {}, {} s ago: its contents are older than the tombstone lifetime",

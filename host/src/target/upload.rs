@@ -9,20 +9,14 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use dsrestore_protocol::{bft, codes, WireError};
+use crate::error::Error;
+use dsrestore_protocol::{bft, codes};
 use dsrestore_set_format::is_plain_name;
 
 use super::{files, Target};
 use crate::chunk_thread::Sha256Thread;
 use crate::staging::{staging_path, Plan};
 use crate::writeback::EarlyWriteback;
-
-fn fail(code: u32, message: impl Into<String>) -> WireError {
-    WireError {
-        code,
-        message: message.into(),
-    }
-}
 
 /// The files of one restore session's upload.
 #[derive(Default)]
@@ -49,10 +43,10 @@ impl Upload {
         kind: u8,
         name: &str,
         size: u64,
-    ) -> Result<(), WireError> {
+    ) -> Result<(), Error> {
         let tname = target.name();
         if let Some(open) = &self.open {
-            return Err(fail(
+            return Err(Error::new(
                 codes::ERROR_INVALID_PARAMETER,
                 format!(
                     "{tname}: {} is still open: put-file-end it first",
@@ -67,14 +61,14 @@ impl Upload {
             bft::LOG if plain && files::log_generation(name).is_some() => layout.log_dir().join(name),
             bft::CHECKPOINT_DIR if name == files::CHECKPOINT => layout.checkpoint_dir().join(name),
             _ => {
-                return Err(fail(
+                return Err(Error::new(
                     codes::ERROR_INVALID_PARAMETER,
                     format!("{tname}: put-file of {name:?} with kind {kind:#04x}: expected the database, a log edbXXXXX.log or the checkpoint {}", files::CHECKPOINT),
                 ))
             }
         };
         if self.staged.iter().any(|(_, d)| *d == destination) {
-            return Err(fail(
+            return Err(Error::new(
                 codes::ERROR_INVALID_PARAMETER,
                 format!("{tname}: {} was already sent", destination.display()),
             ));
@@ -94,15 +88,15 @@ impl Upload {
         Ok(())
     }
 
-    pub fn put_data(&mut self, target: &Target, data: Vec<u8>) -> Result<(), WireError> {
+    pub fn put_data(&mut self, target: &Target, data: Vec<u8>) -> Result<(), Error> {
         let open = self.open.as_mut().ok_or_else(|| {
-            fail(
+            Error::new(
                 codes::HR_INVALID_HANDLE,
                 format!("{}: put-data without put-file", target.name()),
             )
         })?;
         if open.written + data.len() as u64 > open.size {
-            return Err(fail(
+            return Err(Error::new(
                 codes::ERROR_INVALID_PARAMETER,
                 format!(
                     "{}: {} is announced as {} bytes; this data goes past that",
@@ -124,9 +118,9 @@ impl Upload {
         Ok(())
     }
 
-    pub fn put_file_end(&mut self, target: &Target, sha256: &str) -> Result<(), WireError> {
+    pub fn put_file_end(&mut self, target: &Target, sha256: &str) -> Result<(), Error> {
         let open = self.open.take().ok_or_else(|| {
-            fail(
+            Error::new(
                 codes::HR_INVALID_HANDLE,
                 format!("{}: put-file-end without put-file", target.name()),
             )
@@ -148,7 +142,7 @@ impl Upload {
         };
         if let Some((code, problem)) = problem {
             let _ = fs::remove_file(&open.staging);
-            return Err(fail(
+            return Err(Error::new(
                 code,
                 format!(
                     "{}: {}: {problem}",
@@ -167,9 +161,9 @@ impl Upload {
     /// After register: empty the locations of restore artifacts, rename the
     /// staged files into place, fsync the directories (as a local restore
     /// does: [`Plan::place`]).
-    pub fn place(&mut self, target: &Target) -> Result<(), WireError> {
+    pub fn place(&mut self, target: &Target) -> Result<(), Error> {
         if let Some(open) = &self.open {
-            return Err(fail(
+            return Err(Error::new(
                 codes::ERROR_INVALID_PARAMETER,
                 format!(
                     "{}: {} is still open",
@@ -181,7 +175,7 @@ impl Upload {
         // Nothing staged: emptying the locations would delete the target's
         // files and put nothing in their place.
         if self.staged.is_empty() {
-            return Err(fail(
+            return Err(Error::new(
                 codes::ERROR_INVALID_PARAMETER,
                 format!(
                     "{}: place-files: no file was sent with put-file in this session",
@@ -203,7 +197,7 @@ impl Upload {
             destinations,
         )
         .place()
-        .map_err(|e| fail(e.code, format!("{}: {}", target.name(), e.message)))
+        .map_err(|e| Error::new(e.code, format!("{}: {}", target.name(), e.message)))
     }
 }
 

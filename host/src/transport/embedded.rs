@@ -3,7 +3,7 @@
 use std::path::Path;
 use std::time::Instant;
 
-use dsrestore_protocol::codes;
+use dsrestore_protocol::{codes, ServerName};
 
 use super::{Connection, Identity, Transport};
 use crate::error::Error;
@@ -21,7 +21,7 @@ impl Transport for EmbeddedTransport {
         server: &str,
         identity: Option<&Identity>,
     ) -> Result<Box<dyn Connection>, Error> {
-        let Some(dir) = server.strip_prefix("local:") else {
+        let ServerName::Local { dir } = ServerName::parse(server) else {
             return Err(Error::new(
                 codes::HR_COULD_NOT_CONNECT,
                 format!(

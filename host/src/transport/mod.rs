@@ -3,7 +3,6 @@
 //! enforces the runtime's policy and closes the connection when dropped.
 
 mod embedded;
-mod frames;
 mod standard;
 mod tcp;
 

@@ -3,7 +3,7 @@
 
 use super::{Connection, EmbeddedTransport, Identity, TcpTransport, Transport};
 use crate::error::Error;
-use dsrestore_protocol::codes;
+use dsrestore_protocol::{codes, ServerName};
 
 /// Routes by the server name's scheme.
 #[derive(Debug, Clone, Default)]
@@ -18,15 +18,13 @@ impl Transport for StandardTransport {
         server: &str,
         identity: Option<&Identity>,
     ) -> Result<Box<dyn Connection>, Error> {
-        if server.starts_with("local:") {
-            self.embedded.open(server, identity)
-        } else if server.starts_with("tcp://") {
-            self.tcp.open(server, identity)
-        } else {
-            Err(Error::new(
+        match ServerName::parse(server) {
+            ServerName::Local { .. } => self.embedded.open(server, identity),
+            ServerName::Tcp { .. } => self.tcp.open(server, identity),
+            ServerName::Other(_) => Err(Error::new(
                 codes::HR_COULD_NOT_CONNECT,
                 format!("server {server:?}: use local:<dir> for an embedded target or tcp://host:port for an agent"),
-            ))
+            )),
         }
     }
 }

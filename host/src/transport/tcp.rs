@@ -2,15 +2,13 @@
 //! (`dsrestore agent`), reached with length-prefixed frames and authenticated
 //! with the identity from set-auth-identity before any request.
 
-use std::io;
 use std::net::{Shutdown, SocketAddr, TcpStream, ToSocketAddrs};
 use std::time::{Duration, Instant};
 
-use dsrestore_protocol::codes;
-use dsrestore_protocol::framing::{Authenticate, Authenticated, Credentials, MAX_FRAME_BYTES};
-use dsrestore_protocol::{decode, encode, Reply};
+use dsrestore_protocol::framing::MAX_FRAME_BYTES;
+use dsrestore_protocol::handshake::{call_failure, Credentials, FramedClient};
+use dsrestore_protocol::{codes, ServerName};
 
-use super::frames::{read_frame, write_frame};
 use super::{Connection, Identity, Transport};
 use crate::error::Error;
 
@@ -43,14 +41,13 @@ fn could_not_connect(server: &str, why: impl std::fmt::Display) -> Error {
 
 impl TcpTransport {
     fn address(server: &str) -> Result<SocketAddr, Error> {
-        let Some(address) = server.strip_prefix("tcp://") else {
+        let ServerName::Tcp { address } = ServerName::parse(server) else {
             return Err(could_not_connect(
                 server,
                 "the TCP transport reaches only tcp://host:port servers",
             ));
         };
         address
-            .trim_end_matches('/')
             .to_socket_addrs()
             .map_err(|e| could_not_connect(server, e))?
             .next()
@@ -65,91 +62,46 @@ impl Transport for TcpTransport {
         identity: Option<&Identity>,
     ) -> Result<Box<dyn Connection>, Error> {
         let address = Self::address(server)?;
-        let mut stream = TcpStream::connect_timeout(&address, self.connect_timeout)
+        let stream = TcpStream::connect_timeout(&address, self.connect_timeout)
             .map_err(|e| could_not_connect(server, e))?;
-        let broken = |e: io::Error| {
-            Error::new(
-                codes::RPC_S_CALL_FAILED,
-                format!("{server}: the connection failed while authenticating: {e}"),
-            )
-        };
-        stream.set_nodelay(true).map_err(broken)?;
         stream
-            .set_read_timeout(Some(self.connect_timeout))
-            .map_err(broken)?;
-        let hello = Authenticate {
-            authenticate: identity.map(|id| Credentials {
-                user: id.user.clone(),
-                domain: id.domain.clone(),
-                password: id.password.clone(),
-            }),
-        };
-        write_frame(&mut stream, &encode(&hello)).map_err(broken)?;
-        let reply = read_frame(&mut stream, self.max_frame_bytes).map_err(broken)?;
-        match decode::<Reply<Authenticated>>(&reply) {
-            Ok(Reply::Ok(ok)) => tracing::debug!(%server, target = %ok.server, "authenticated"),
-            Ok(Reply::Err(e)) => return Err(Error::new(e.code, e.message)),
-            Err(e) => {
-                return Err(Error::new(
-                    codes::RPC_X_BAD_STUB_DATA,
-                    format!("{server}: not a dsrestore agent (its answer to authenticate: {e})"),
-                ))
-            }
-        }
+            .set_nodelay(true)
+            .and_then(|()| stream.set_read_timeout(Some(self.connect_timeout)))
+            .map_err(|e| call_failure(server, &e))?;
+        let credentials = identity.map(|id| Credentials {
+            user: id.user.clone(),
+            domain: id.domain.clone(),
+            password: id.password.clone(),
+        });
+        let (client, welcome) =
+            FramedClient::authenticate(stream, server, credentials, self.max_frame_bytes)?;
+        tracing::debug!(%server, target = %welcome.server, "authenticated");
         Ok(Box::new(TcpConnection {
-            stream,
+            client,
             server: server.to_string(),
-            broken: false,
-            max_frame_bytes: self.max_frame_bytes,
         }))
     }
 }
 
 struct TcpConnection {
-    stream: TcpStream,
+    client: FramedClient<TcpStream>,
     server: String,
-    /// After a timeout or an I/O error the stream is out of step: every later
-    /// call fails.
-    broken: bool,
-    max_frame_bytes: u32,
 }
 
 impl Connection for TcpConnection {
     fn call(&mut self, request: &[u8], deadline: Instant) -> Result<Vec<u8>, Error> {
-        if self.broken {
-            return Err(Error::new(
-                codes::RPC_S_CALL_FAILED,
-                format!("{}: the connection broke earlier", self.server),
-            ));
-        }
         let left = deadline
             .saturating_duration_since(Instant::now())
             .max(Duration::from_millis(1));
-        let result = self
-            .stream
+        let stream = self.client.stream();
+        stream
             .set_read_timeout(Some(left))
-            .and_then(|()| self.stream.set_write_timeout(Some(left)))
-            .and_then(|()| write_frame(&mut self.stream, request))
-            .and_then(|()| read_frame(&mut self.stream, self.max_frame_bytes));
-        result.map_err(|e| {
-            self.broken = true;
-            match e.kind() {
-                io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => Error::new(
-                    codes::ERROR_TIMEOUT,
-                    format!("{}: no reply before the deadline", self.server),
-                ),
-                io::ErrorKind::InvalidData => {
-                    Error::new(codes::RPC_X_BAD_STUB_DATA, format!("{}: {e}", self.server))
-                }
-                _ => Error::new(
-                    codes::RPC_S_CALL_FAILED,
-                    format!("{}: the connection failed: {e}", self.server),
-                ),
-            }
-        })
+            .and_then(|()| stream.set_write_timeout(Some(left)))
+            .map_err(|e| call_failure(&self.server, &e))?;
+        self.client.call(request)
     }
 
     fn close(&mut self) {
-        let _ = self.stream.shutdown(Shutdown::Both);
+        let _ = self.client.stream().shutdown(Shutdown::Both);
     }
 }

@@ -5,6 +5,7 @@
 use std::fs::{self, File};
 use std::io::Write;
 
+use dsrestore_protocol::codes;
 use dsrestore_set_format::{FileKind, Manifest, SetFile, FILES_DIR, MANIFEST};
 use sha2::{Digest, Sha256};
 
@@ -12,16 +13,13 @@ use crate::dsrestore::backup::backup_client as bc;
 use crate::dsrestore::backup::types::{BackupType, Bft, Error};
 use crate::set::wit_error;
 
-const ERROR_HANDLE_EOF: u32 = 0x8007_0026;
-const ERROR_INVALID_PARAMETER: u32 = 0x8007_0057;
-const HR_INVALID_BACKUP: u32 = 0xC800_020E;
 const READ_CHUNK: u32 = 64 << 10;
 
 fn io(what: &str, e: std::io::Error) -> Error {
     let code = if e.kind() == std::io::ErrorKind::NotFound {
-        0x8007_0002
+        codes::ERROR_FILE_NOT_FOUND
     } else {
-        0xC7FF_0002
+        codes::HR_ERROR
     };
     Error {
         code,
@@ -35,7 +33,7 @@ pub fn backup(server: &str, out: &str) -> Result<(usize, u64), Error> {
         .unwrap_or(false)
     {
         return Err(Error {
-            code: ERROR_INVALID_PARAMETER,
+            code: codes::ERROR_INVALID_PARAMETER,
             message: format!("{out} is not empty: a backup set needs a new or empty directory"),
         });
     }
@@ -72,7 +70,7 @@ fn copy_out(ctx: &bc::BackupContext, out: &str) -> Result<Vec<SetFile>, Error> {
             Bft::CheckpointDir => FileKind::Checkpoint,
             other => {
                 return Err(Error {
-                    code: HR_INVALID_BACKUP,
+                    code: codes::HR_INVALID_BACKUP,
                     message: format!(
                         "the target listed {} as {other:?}, which this backup does not know",
                         name.path
@@ -102,7 +100,7 @@ fn copy_out(ctx: &bc::BackupContext, out: &str) -> Result<Vec<SetFile>, Error> {
                         .map_err(|e| io(&format!("writing {path}"), e))?;
                     entry.size += chunk.len() as u64;
                 }
-                Err(e) if e.code == ERROR_HANDLE_EOF => break,
+                Err(e) if e.code == codes::ERROR_HANDLE_EOF => break,
                 Err(e) => return Err(e),
             }
         }
@@ -111,7 +109,7 @@ fn copy_out(ctx: &bc::BackupContext, out: &str) -> Result<Vec<SetFile>, Error> {
             .map_err(|e| io(&format!("syncing {path}"), e))?;
         if entry.size != announced {
             return Err(Error {
-                code: HR_INVALID_BACKUP,
+                code: codes::HR_INVALID_BACKUP,
                 message: format!(
                     "{original_path} changed during the backup: {} bytes read, {announced} announced",
                     entry.size

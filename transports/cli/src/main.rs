@@ -32,6 +32,7 @@ use dsrestore::backup::restore_client as rc;
 use dsrestore::backup::types::{
     AuthIdentity, Bft, Error, Registration, RestoreFlags, RestoreMapEntry,
 };
+use dsrestore_protocol::codes;
 use dsrestore_set_format::FileKind;
 
 #[derive(Parser)]
@@ -72,7 +73,6 @@ enum Command {
     },
 }
 
-const S_OK: u32 = 0;
 const UPLOAD_CHUNK: usize = 256 << 10;
 
 fn main() -> ExitCode {
@@ -92,28 +92,15 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("dsrestore: error {:#010x}: {}", e.code, e.message);
-            ExitCode::from(exit_of(e.code))
+            ExitCode::from(codes::exit_of(e.code) as u8)
         }
-    }
-}
-
-/// The native CLI's exit codes by kind of failure.
-fn exit_of(code: u32) -> u8 {
-    match code {
-        0x8007_0057 | 0xC7FF_0001 | 0x8007_0002 => 2,
-        0x8007_0005 | 0x8007_0420 | 0x8007_0032 | 0xC7FF_0004 | 0xC7FF_0005 | 0xC7FF_000F
-        | 0xC7FF_0011 | 0xC800_0226 => 3,
-        0xC7FF_0007 | 0x8007_05B4 | 0x8007_06BE | 0x8007_06C0 | 0x8007_06F7 | 0x8007_06B9
-        | 0x8007_06B6 => 4,
-        0xC800_020E | 0xC800_0210 | 0xC800_022C | 0xC7FF_0010 => 5,
-        _ => 1,
     }
 }
 
 fn identity(user: Option<&str>) -> Result<(), Error> {
     let Some(user) = user else { return Ok(()) };
     let password = std::env::var("DSRESTORE_PASSWORD").map_err(|_| Error {
-        code: 0x8007_0057,
+        code: codes::ERROR_INVALID_PARAMETER,
         message: format!("user {user} needs a password: set DSRESTORE_PASSWORD (wasmtime run --env DSRESTORE_PASSWORD=...)"),
     })?;
     let (domain, user) = user.split_once('\\').unwrap_or(("", user));
@@ -132,7 +119,7 @@ fn restore(from: &str, server: &str) -> Result<(), Error> {
     let (files, bytes) = (set.manifest.files.len(), set.manifest.total_bytes());
     if rc::is_ntds_online(server)? {
         return Err(Error {
-            code: 0x8007_0420,
+            code: codes::ERROR_SERVICE_ALREADY_RUNNING,
             message: format!("{server}: the directory service is online; take it offline (restore mode) before a restore"),
         });
     }
@@ -153,7 +140,7 @@ fn restore_into(ctx: &rc::RestoreContext, set: &set::Set) -> Result<(u32, u32), 
             .find(|l| l.kind == kind)
             .map(|l| l.path.clone())
             .ok_or_else(|| Error {
-                code: 0xC7FF_0002,
+                code: codes::HR_ERROR,
                 message: format!("the target gave no {kind:?} location"),
             })
     };
@@ -186,7 +173,7 @@ fn restore_into(ctx: &rc::RestoreContext, set: &set::Set) -> Result<(u32, u32), 
     })?;
     // From here the target is blocked until register-complete(S_OK).
     match ctx.place_files() {
-        Ok(()) => ctx.register_complete(S_OK)?,
+        Ok(()) => ctx.register_complete(codes::S_OK)?,
         Err(e) => {
             let _ = ctx.register_complete(e.code);
             return Err(e);

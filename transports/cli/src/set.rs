@@ -4,13 +4,13 @@
 use std::fs::File;
 use std::io::Read;
 
-use dsrestore_set_format::{incomplete, Manifest, SetError, SetFile, FILES_DIR, MANIFEST};
+use dsrestore_set_format::{incomplete, Manifest, SetFile, FILES_DIR, MANIFEST};
 use sha2::{Digest, Sha256};
 
 use crate::dsrestore::backup::types::Error;
 
 /// The set format's errors as the WIT's.
-pub fn wit_error(e: SetError) -> Error {
+pub fn wit_error(e: dsrestore_set_format::Error) -> Error {
     Error {
         code: e.code,
         message: e.message,

@@ -15,50 +15,26 @@ wit_bindgen::generate!({
 });
 
 use std::cell::RefCell;
-use std::io::{Read, Write};
 use std::net::{Shutdown, TcpStream};
 
-use dsrestore_protocol::codes;
-use dsrestore_protocol::framing::{
-    frame_header, frame_len, Authenticate, Authenticated, Credentials, MAX_FRAME_BYTES,
-};
-use dsrestore_protocol::{decode, encode, Reply};
+use dsrestore_protocol::framing::MAX_FRAME_BYTES;
+use dsrestore_protocol::handshake::{Credentials, FramedClient};
+use dsrestore_protocol::{codes, ServerName};
 use exports::dsrestore::backup::binding_transport::{Binding, Guest, GuestBinding};
 use exports::dsrestore::backup::types::{AuthIdentity, Error};
 
 struct Transport;
 
-/// One connection to an agent; broken after an I/O error.
+/// One authenticated connection to an agent.
 struct Connection {
-    server: String,
-    stream: RefCell<Option<TcpStream>>,
+    client: RefCell<FramedClient<TcpStream>>,
 }
 
-fn error(code: u32, message: String) -> Error {
-    Error { code, message }
-}
-
-fn write_frame(stream: &mut TcpStream, message: &[u8]) -> std::io::Result<()> {
-    let header =
-        frame_header(message.len()).ok_or_else(|| std::io::Error::other("message over 4 GiB"))?;
-    stream.write_all(&header)?;
-    stream.write_all(message)?;
-    stream.flush()
-}
-
-fn read_frame(stream: &mut TcpStream) -> std::io::Result<Vec<u8>> {
-    let mut header = [0; 4];
-    stream.read_exact(&mut header)?;
-    let len = frame_len(header);
-    if len > MAX_FRAME_BYTES {
-        return Err(std::io::Error::new(
-            std::io::ErrorKind::InvalidData,
-            format!("a frame of {len} bytes is over the limit"),
-        ));
+fn wit(e: dsrestore_protocol::Error) -> Error {
+    Error {
+        code: e.code,
+        message: e.message,
     }
-    let mut message = vec![0; len as usize];
-    stream.read_exact(&mut message)?;
-    Ok(message)
 }
 
 impl Guest for Transport {
@@ -67,79 +43,38 @@ impl Guest for Transport {
 
 impl GuestBinding for Connection {
     fn open(server: String, identity: Option<AuthIdentity>) -> Result<Binding, Error> {
-        let Some(address) = server
-            .strip_prefix("tcp://")
-            .map(|a| a.trim_end_matches('/'))
-        else {
-            return Err(error(
-                codes::HR_COULD_NOT_CONNECT,
-                format!("{server}: this transport reaches only tcp://host:port agents"),
+        let could_not_connect = |why: String| Error {
+            code: codes::HR_COULD_NOT_CONNECT,
+            message: format!("{server}: {why}"),
+        };
+        let ServerName::Tcp { address } = ServerName::parse(&server) else {
+            return Err(could_not_connect(
+                "this transport reaches only tcp://host:port agents".into(),
             ));
         };
-        let mut stream = TcpStream::connect(address).map_err(|e| {
-            error(
-                codes::HR_COULD_NOT_CONNECT,
-                format!("{server}: could not connect: {e}"),
-            )
-        })?;
+        let stream = TcpStream::connect(address)
+            .map_err(|e| could_not_connect(format!("could not connect: {e}")))?;
         let _ = stream.set_nodelay(true);
-        let hello = Authenticate {
-            authenticate: identity.map(|id| Credentials {
-                user: id.user,
-                domain: id.domain,
-                password: id.password,
-            }),
-        };
-        let reply = write_frame(&mut stream, &encode(&hello))
-            .and_then(|()| read_frame(&mut stream))
-            .map_err(|e| {
-                error(
-                    codes::RPC_S_CALL_FAILED,
-                    format!("{server}: authenticating failed: {e}"),
-                )
-            })?;
-        match decode::<Reply<Authenticated>>(&reply) {
-            Ok(Reply::Ok(_)) => {}
-            Ok(Reply::Err(e)) => return Err(error(e.code, e.message)),
-            Err(e) => {
-                return Err(error(
-                    codes::RPC_X_BAD_STUB_DATA,
-                    format!("{server}: not a dsrestore agent: {e}"),
-                ))
-            }
-        }
+        let credentials = identity.map(|id| Credentials {
+            user: id.user,
+            domain: id.domain,
+            password: id.password,
+        });
+        let (client, _) = FramedClient::authenticate(stream, &server, credentials, MAX_FRAME_BYTES)
+            .map_err(wit)?;
         Ok(Binding::new(Connection {
-            server,
-            stream: RefCell::new(Some(stream)),
+            client: RefCell::new(client),
         }))
     }
 
     fn call(&self, request: Vec<u8>) -> Result<Vec<u8>, Error> {
-        let mut slot = self.stream.borrow_mut();
-        let Some(stream) = slot.as_mut() else {
-            return Err(error(
-                codes::RPC_S_CALL_FAILED,
-                format!("{}: the connection broke earlier", self.server),
-            ));
-        };
-        let result = write_frame(stream, &request).and_then(|()| read_frame(stream));
-        result.map_err(|e| {
-            *slot = None;
-            let code = if e.kind() == std::io::ErrorKind::InvalidData {
-                codes::RPC_X_BAD_STUB_DATA
-            } else {
-                codes::RPC_S_CALL_FAILED
-            };
-            error(code, format!("{}: {e}", self.server))
-        })
+        self.client.borrow_mut().call(&request).map_err(wit)
     }
 }
 
 impl Drop for Connection {
     fn drop(&mut self) {
-        if let Some(stream) = self.stream.get_mut().take() {
-            let _ = stream.shutdown(Shutdown::Both);
-        }
+        let _ = self.client.get_mut().stream().shutdown(Shutdown::Both);
     }
 }
 

@@ -3,46 +3,9 @@
 
 use std::process::ExitCode;
 
-use dsrestore_host::codes::{self, *};
+use dsrestore_host::codes::{self, exit_of, *};
 use dsrestore_host::Error;
 use serde_json::{json, Value};
-
-/// The documented exit codes of a failure (success is 0).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Exit {
-    Failure = 1,
-    InvalidInput = 2,
-    RefusedByTarget = 3,
-    Transport = 4,
-    Integrity = 5,
-}
-
-/// The exit code of a failure, by its HRESULT.
-pub fn exit_of(code: u32) -> Exit {
-    match code {
-        ERROR_INVALID_PARAMETER | HR_INVALID_PARAM | ERROR_FILE_NOT_FOUND => Exit::InvalidInput,
-        ERROR_ACCESS_DENIED
-        | ERROR_SERVICE_ALREADY_RUNNING
-        | ERROR_NOT_SUPPORTED
-        | HR_RESTORE_IN_PROGRESS
-        | HR_ALREADY_OPEN
-        | HR_MISSING_EXPIRY_TOKEN
-        | HR_CONTENTS_EXPIRED
-        | HR_DATABASE_INCONSISTENT => Exit::RefusedByTarget,
-        HR_COULD_NOT_CONNECT
-        | ERROR_TIMEOUT
-        | RPC_S_INVALID_BINDING
-        | RPC_S_OUT_OF_RESOURCES
-        | RPC_S_CALL_FAILED
-        | RPC_S_PROTOCOL_ERROR
-        | RPC_X_BAD_STUB_DATA => Exit::Transport,
-        HR_INVALID_BACKUP
-        | HR_MISSING_LOG_FILE
-        | HR_GIVEN_LOG_FILE_IS_NOT_CONTIGUOUS
-        | HR_UNKNOWN_EXPIRY_TOKEN_FORMAT => Exit::Integrity,
-        _ => Exit::Failure,
-    }
-}
 
 /// What to do next, by code.
 pub fn hint(code: u32) -> &'static str {
@@ -101,22 +64,4 @@ pub fn succeed(json: bool, value: Value, text: impl FnOnce() -> String) -> ExitC
         }
     }
     ExitCode::SUCCESS
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn each_kind_of_failure_has_its_exit_code() {
-        assert_eq!(exit_of(ERROR_INVALID_PARAMETER), Exit::InvalidInput);
-        assert_eq!(
-            exit_of(ERROR_SERVICE_ALREADY_RUNNING),
-            Exit::RefusedByTarget
-        );
-        assert_eq!(exit_of(ERROR_ACCESS_DENIED), Exit::RefusedByTarget);
-        assert_eq!(exit_of(HR_COULD_NOT_CONNECT), Exit::Transport);
-        assert_eq!(exit_of(HR_INVALID_BACKUP), Exit::Integrity);
-        assert_eq!(exit_of(HR_ERROR), Exit::Failure);
-    }
 }
