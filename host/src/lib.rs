@@ -19,10 +19,8 @@
 
 pub mod agent;
 mod backup_session;
-pub mod backup_set;
 pub mod binding;
 mod bindings;
-mod chunk_thread;
 mod config;
 mod engine;
 mod error;
@@ -32,13 +30,11 @@ mod handles;
 mod runtime;
 mod sandbox;
 mod session;
-mod staging;
 mod state;
 mod stats;
 pub mod target;
 pub mod transport;
 mod workflow;
-mod writeback;
 
 pub use backup_session::BackupSession;
 pub use bindings::dsrestore::backup::types::{
@@ -46,6 +42,9 @@ pub use bindings::dsrestore::backup::types::{
 };
 pub use config::{Allowlist, Config, Limits};
 pub use dsrestore_protocol::codes;
+/// Backup sets on disk (`docs/backup-set.md`).
+pub use dsrestore_workflow::set as backup_set;
+pub use dsrestore_workflow::{BackupReport, FileDelivery, Progress, RestoreReport, Stage};
 pub use error::Error;
 pub use runtime::Runtime;
 pub use session::{EndReport, Session};
@@ -54,4 +53,3 @@ pub use target::{InitOptions, Target};
 pub use transport::{
     Connection, EmbeddedTransport, Identity, StandardTransport, TcpTransport, Transport,
 };
-pub use workflow::{BackupReport, Progress, RestoreReport, Stage};

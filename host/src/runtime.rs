@@ -17,7 +17,7 @@ use crate::sandbox::Sandbox;
 use crate::session::{EndReport, Session};
 use crate::state::{SessionState, Shared};
 use crate::stats::Stats;
-use crate::transport::Identity;
+use crate::transport::{Identity, Transport};
 
 /// Runs restore sessions under one configuration.
 ///
@@ -48,6 +48,11 @@ impl Runtime {
             handles: HandleTable::new(),
             identity: Mutex::new(None),
         })
+    }
+
+    /// The transport its bindings use.
+    pub(crate) fn transport(&self) -> &dyn Transport {
+        &*self.shared.transport
     }
 
     /// The runtime's counters.

@@ -24,11 +24,11 @@ fn init_status_locations_and_online_work_from_the_command_line() {
     let (code, out, err) = run(&["locations", "--server", &server]);
     assert_eq!(code, 0, "{err}");
     assert!(
-        out.contains("NtdsDatabase") && out.contains("ntds.dit"),
+        out.contains("ntds-database") && out.contains("ntds.dit"),
         "{out}"
     );
     assert!(
-        out.contains("LogDir") && out.contains("CheckpointDir"),
+        out.contains("log-dir") && out.contains("checkpoint-dir"),
         "{out}"
     );
 
@@ -38,6 +38,49 @@ fn init_status_locations_and_online_work_from_the_command_line() {
     assert_eq!(code, 0);
     assert_eq!(status["online"], true);
     assert_eq!(status["record"], serde_json::Value::Null);
+}
+
+#[test]
+fn json_output_and_the_manifest_spell_kinds_the_way_the_wit_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let target = dir.path().join("dc1");
+    let server = init_target(&target, &["--online"]);
+    let set = dir.path().join("set");
+    let (code, _, err) = run(&["backup", "--server", &server, "--out", path(&set)]);
+    assert_eq!(code, 0, "{err}");
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&fs::read(set.join("manifest.json")).unwrap()).unwrap();
+    let kinds: Vec<&str> = manifest["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["kind"].as_str().unwrap())
+        .collect();
+    assert!(
+        kinds.contains(&"ntds-database") && kinds.contains(&"log"),
+        "{kinds:?}"
+    );
+
+    let (code, _, err) = run(&["target", "offline", path(&target)]);
+    assert_eq!(code, 0, "{err}");
+    let (code, listed) = run_json(&["locations", "--server", &server]);
+    assert_eq!(code, 0, "{listed}");
+    let kinds: Vec<&str> = listed["locations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["ntds-database", "log-dir", "checkpoint-dir"]);
+
+    let (code, _, err) = run(&["restore", "--from", path(&set), "--server", &server]);
+    assert_eq!(code, 0, "{err}");
+    let (_, status) = run_json(&["target", "status", path(&target)]);
+    assert_eq!(status["record"]["state"], "complete", "{status}");
+    assert!(
+        status["record"]["registration"]["log-path"].is_string(),
+        "{status}"
+    );
 }
 
 #[test]
@@ -137,7 +180,7 @@ fn demo_restores_and_reports_no_leaked_bindings() {
     let (code, summary) = run_json(&["demo", "--dir", path(dir.path())]);
     assert_eq!(code, 0, "{summary}");
     assert_eq!(summary["leaked-bindings"], 0);
-    assert_eq!(summary["record"], "Complete");
+    assert_eq!(summary["record"], "complete");
     assert!(summary["files"].as_u64().unwrap() >= 3, "{summary}");
     assert!(dir.path().join("dc1/ntds/ntds.dit").exists());
 

@@ -35,6 +35,19 @@ pub mod bft {
     pub const PATCH_FILE: u8 = 0x25;
     /// BFT_UNKNOWN.
     pub const UNKNOWN: u8 = 0x0F;
+
+    /// The WIT's name of a BFT code (`ntds-database`): how dsrestore spells
+    /// the kind in JSON output, manifests and messages.
+    pub fn wit_name(code: u8) -> &'static str {
+        match code {
+            LOG => "log",
+            LOG_DIR => "log-dir",
+            CHECKPOINT_DIR => "checkpoint-dir",
+            NTDS_DATABASE => "ntds-database",
+            PATCH_FILE => "patch-file",
+            _ => "unknown",
+        }
+    }
 }
 
 /// A request from the client. The first request on every binding is `Hello`.

@@ -18,7 +18,7 @@ use dsrestore_protocol::handshake::Credentials;
 use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
-use crate::target::durable;
+use dsrestore_workflow::durable;
 
 const FORMAT: u32 = 1;
 

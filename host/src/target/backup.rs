@@ -10,7 +10,9 @@ use crate::error::Error;
 use dsrestore_protocol::codes;
 use dsrestore_protocol::{is_valid_transfer_size, ByteBuf, FileOpened, Location};
 
-use super::{durable, files, Target};
+use dsrestore_workflow::durable;
+
+use super::{files, Target};
 
 /// The largest chunk one read returns, whatever the client asks for.
 pub const MAX_READ: u32 = 8 << 20;

@@ -9,7 +9,6 @@
 //! record durably.
 
 mod backup;
-pub(crate) mod durable;
 pub mod files;
 mod layout;
 pub mod record;
@@ -37,6 +36,7 @@ pub use settings::{Settings, DEFAULT_TOMBSTONE_LIFETIME_DAYS};
 pub use token::ExpiryToken;
 
 use crate::error::Error;
+use dsrestore_workflow::durable;
 
 /// BACKUP_TYPE_* values.
 const BACKUP_TYPE_FULL: u32 = 0x01;

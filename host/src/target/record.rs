@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use dsrestore_protocol::Registration;
 use serde::{Deserialize, Serialize};
 
-use super::durable;
+use dsrestore_workflow::durable;
 
 /// The record's file name in the target's state directory.
 pub const FILE_NAME: &str = "restore-in-progress.json";
@@ -26,6 +26,17 @@ pub enum RecordState {
     Complete,
     /// Completed with a failure: the target stays blocked until a restore completes.
     Failed,
+}
+
+impl RecordState {
+    /// The state as the record's JSON spells it (`complete`).
+    pub fn name(self) -> &'static str {
+        match self {
+            RecordState::Registered => "registered",
+            RecordState::Complete => "complete",
+            RecordState::Failed => "failed",
+        }
+    }
 }
 
 /// The record as it is on disk (JSON).

@@ -7,7 +7,9 @@ use std::io::{self, Write};
 use std::ops::RangeInclusive;
 use std::path::Path;
 
-use super::{durable, files, Layout};
+use dsrestore_workflow::durable;
+
+use super::{files, Layout};
 
 /// The size of each sample log (ESE logs are fixed-size; 1 MiB is enough here).
 pub const LOG_BYTES: u64 = 1 << 20;

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use super::durable;
+use dsrestore_workflow::durable;
 
 /// The settings file's name in the state directory.
 pub const FILE_NAME: &str = "target.json";

@@ -14,9 +14,9 @@ use dsrestore_protocol::{bft, codes};
 use dsrestore_set_format::is_plain_name;
 
 use super::{files, Target};
-use crate::chunk_thread::Sha256Thread;
-use crate::staging::{staging_path, Plan};
-use crate::writeback::EarlyWriteback;
+use dsrestore_workflow::staging::{staging_path, Plan};
+use dsrestore_workflow::writeback::EarlyWriteback;
+use dsrestore_workflow::Sha256Thread;
 
 /// The files of one restore session's upload.
 #[derive(Default)]

@@ -8,6 +8,7 @@ use dsrestore_protocol::{codes, ServerName};
 use super::{Connection, Identity, Transport};
 use crate::error::Error;
 use crate::target::{ServerConnection, Target};
+use dsrestore_workflow::FileDelivery;
 
 /// Reaches targets on local directories: server `local:<dir>` is the target in
 /// `<dir>` (see [`Target`]), run in-process. The identity is not checked: the
@@ -37,6 +38,11 @@ impl Transport for EmbeddedTransport {
         Ok(Box::new(EmbeddedConnection {
             server: target.connect(&peer),
         }))
+    }
+
+    /// The target's locations are paths in this machine's filesystem.
+    fn file_delivery(&self, _server: &str) -> FileDelivery {
+        FileDelivery::LocalCopy
     }
 }
 

@@ -14,6 +14,7 @@ pub use standard::StandardTransport;
 pub use tcp::TcpTransport;
 
 use crate::error::Error;
+use dsrestore_workflow::FileDelivery;
 
 /// The credentials a guest passed to `binding.open` (from set-auth-identity).
 #[derive(Clone, PartialEq, Eq)]
@@ -42,6 +43,14 @@ pub trait Transport: Send + Sync + 'static {
     /// refused.
     fn open(&self, server: &str, identity: Option<&Identity>)
         -> Result<Box<dyn Connection>, Error>;
+
+    /// How a restore to `server` delivers its files: through the protocol
+    /// (the default, right for any target that is not in this process), or
+    /// copied by the client beside the target's locations when they are
+    /// paths on this machine.
+    fn file_delivery(&self, _server: &str) -> FileDelivery {
+        FileDelivery::Upload
+    }
 }
 
 /// One open connection: carries whole request and reply messages.

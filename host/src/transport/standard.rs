@@ -4,6 +4,7 @@
 use super::{Connection, EmbeddedTransport, Identity, TcpTransport, Transport};
 use crate::error::Error;
 use dsrestore_protocol::{codes, ServerName};
+use dsrestore_workflow::FileDelivery;
 
 /// Routes by the server name's scheme.
 #[derive(Debug, Clone, Default)]
@@ -25,6 +26,13 @@ impl Transport for StandardTransport {
                 codes::HR_COULD_NOT_CONNECT,
                 format!("server {server:?}: use local:<dir> for an embedded target or tcp://host:port for an agent"),
             )),
+        }
+    }
+
+    fn file_delivery(&self, server: &str) -> FileDelivery {
+        match ServerName::parse(server) {
+            ServerName::Local { .. } => self.embedded.file_delivery(server),
+            _ => self.tcp.file_delivery(server),
         }
     }
 }

@@ -70,7 +70,7 @@ pub fn run(rt: &Runtime, dir: Option<PathBuf>, json: bool) -> Result<ExitCode, E
     ));
 
     let status = target.status();
-    let state = status.record.as_ref().map(|r| format!("{:?}", r.state));
+    let state = status.record.as_ref().map(|r| r.state.name());
     // Runtime-wide: every binding the guest left open in any session of the demo.
     let leaked = rt.stats().bindings_leaked;
     let seconds = started.elapsed().as_secs_f64();
@@ -87,7 +87,7 @@ pub fn run(rt: &Runtime, dir: Option<PathBuf>, json: bool) -> Result<ExitCode, E
                 set.display(),
                 restore.files,
                 restore.bytes,
-                state.as_deref().unwrap_or("none"),
+                state.unwrap_or("none"),
             )
         },
     ))

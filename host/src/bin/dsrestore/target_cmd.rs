@@ -72,8 +72,8 @@ pub fn run(command: TargetCommand, json: bool) -> Result<ExitCode, Error> {
                     Some(r) => {
                         let reg = &r.registration;
                         out += &format!(
-                            "  restore record: {:?} (session {}){}\n",
-                            r.state,
+                            "  restore record: {} (session {}){}\n",
+                            r.state.name(),
                             r.session,
                             if matches!(r.state, dsrestore_host::target::RecordState::Complete) {
                                 ""

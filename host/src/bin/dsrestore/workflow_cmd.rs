@@ -101,11 +101,11 @@ pub fn locations(rt: &Runtime, server: &str, json: bool) -> Result<ExitCode, Err
     Ok(succeed(
         json,
         json!({"server": server, "locations": locations.iter()
-            .map(|l| json!({"kind": format!("{:?}", l.kind), "path": l.path})).collect::<Vec<_>>()}),
+            .map(|l| json!({"kind": l.kind.wit_name(), "path": l.path})).collect::<Vec<_>>()}),
         || {
             locations
                 .iter()
-                .map(|l| format!("{:<15} {}", format!("{:?}", l.kind), l.path))
+                .map(|l| format!("{:<15} {}", l.kind.wit_name(), l.path))
                 .collect::<Vec<_>>()
                 .join("\n")
         },

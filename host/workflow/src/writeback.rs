@@ -14,7 +14,7 @@ const STRIDE: u64 = 8 << 20;
 
 /// Tracks how much of a file was written and starts its writeback in strides.
 #[derive(Debug, Default)]
-pub(crate) struct EarlyWriteback {
+pub struct EarlyWriteback {
     /// Bytes written to the file so far.
     written: u64,
     /// Bytes whose writeback was requested.

@@ -14,14 +14,15 @@ use std::sync::Arc;
 use dsrestore_set_format::{incomplete, FILES_DIR};
 pub use dsrestore_set_format::{FileKind, Manifest, SetFile, FORMAT, MANIFEST};
 
-use crate::chunk_thread::Sha256Thread;
-use crate::error::Error;
-use crate::target::durable;
+use dsrestore_protocol::Error;
+
+use crate::chunks::Sha256Thread;
+use crate::durable;
 use crate::writeback::EarlyWriteback;
 
 /// The read size when checking or staging a set's files: small enough to
 /// stay in cache between the reading and the hashing thread.
-pub(crate) const READ_CHUNK: usize = 128 << 10;
+pub const READ_CHUNK: usize = 128 << 10;
 
 /// A complete backup set, read from disk.
 #[derive(Debug, Clone)]
@@ -38,7 +39,7 @@ impl BackupSet {
         let bytes = match fs::read(&path) {
             Ok(bytes) => bytes,
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                return Err(incomplete(&dir.display().to_string()).into())
+                return Err(incomplete(&dir.display().to_string()))
             }
             Err(e) => return Err(Error::io(&format!("reading {}", path.display()), e)),
         };
@@ -61,7 +62,7 @@ impl BackupSet {
     /// The expiry token's bytes.
     pub fn expiry_token(&self) -> Result<Vec<u8>, Error> {
         let path = self.dir.join(MANIFEST);
-        Ok(self.manifest.expiry_token(&path.display().to_string())?)
+        self.manifest.expiry_token(&path.display().to_string())
     }
 
     /// The lowest and highest log generation of the set (0, 0 without logs).
@@ -80,9 +81,8 @@ impl BackupSet {
     /// The cheap half of [`verify`](Self::verify): exactly one database, and
     /// contiguous logs. Reads no file.
     pub fn check_structure(&self) -> Result<(), Error> {
-        Ok(self
-            .manifest
-            .check_structure(&self.dir.display().to_string())?)
+        self.manifest
+            .check_structure(&self.dir.display().to_string())
     }
 
     /// The expensive half of [`verify`](Self::verify): every file's presence,
@@ -103,7 +103,7 @@ impl BackupSet {
     /// another thread computes its SHA-256; checks the file's presence, its
     /// size (before reading) and its checksum (after). Every error names the
     /// file. What `each` received is exactly what was checked.
-    pub(crate) fn read_checked(
+    pub fn read_checked(
         &self,
         file: &SetFile,
         chunk_size: usize,
@@ -111,7 +111,7 @@ impl BackupSet {
     ) -> Result<(), Error> {
         let path = self.path_of(file);
         let shown = path.display().to_string();
-        let missing = |e: io::Error| Error::from(file.unreadable(&shown, &e));
+        let missing = |e: io::Error| file.unreadable(&shown, &e);
         let mut source = File::open(&path).map_err(missing)?;
         file.check_size(&shown, source.metadata().map_err(missing)?.len())?;
         let hasher = Sha256Thread::spawn();
@@ -133,20 +133,20 @@ impl BackupSet {
         }
         // The file grew or shrank while it was read.
         file.check_size(&shown, read)?;
-        Ok(file.check_sha256(&shown, &hasher.finish_hex()?)?)
+        file.check_sha256(&shown, &hasher.finish_hex()?)
     }
 }
 
 /// Writes a new set: files first, each hashed as it streams in and fsynced,
 /// then the manifest, atomically.
-pub(crate) struct SetWriter {
+pub struct SetWriter {
     dir: PathBuf,
     files: Vec<SetFile>,
 }
 
 /// One file being written into a set, hashed on a thread of its own meanwhile
 /// (a writing thread too was slower on two cores: docs/performance.md).
-pub(crate) struct FileWriter {
+pub struct FileWriter {
     file: File,
     hasher: Sha256Thread,
     writeback: EarlyWriteback,

@@ -16,17 +16,18 @@ use std::path::{Path, PathBuf};
 
 use dsrestore_protocol::codes;
 
-use crate::backup_set::{BackupSet, FileKind, SetFile, READ_CHUNK};
-use crate::error::Error;
-use crate::target::durable;
-use crate::target::files::log_generation;
+use dsrestore_protocol::Error;
+use dsrestore_set_format::log_generation;
+
+use crate::durable;
+use crate::set::{BackupSet, FileKind, SetFile, READ_CHUNK};
 use crate::writeback::EarlyWriteback;
 
 /// The suffix of staged files.
 const STAGING_SUFFIX: &str = ".dsrestore-staging";
 
 /// Where each file of a set goes on the target.
-pub(crate) struct Plan {
+pub struct Plan {
     /// The directories a restore writes into.
     dirs: Vec<PathBuf>,
     /// Per file of the set's manifest, in order: its destination.
@@ -34,7 +35,7 @@ pub(crate) struct Plan {
 }
 
 /// The staging name of `destination`, in the same directory.
-pub(crate) fn staging_path(destination: &Path) -> PathBuf {
+pub fn staging_path(destination: &Path) -> PathBuf {
     let mut name = destination.file_name().unwrap_or_default().to_os_string();
     name.push(STAGING_SUFFIX);
     destination.with_file_name(name)

@@ -1,0 +1,72 @@
+//! What the workflows need of a client: the ntdsbcli calls, as a small trait
+//! per context. The native host implements them with its sandboxed sessions
+//! (`dsrestore-host`), the wasm command with the guest's imports. Types are
+//! the protocol's (`Location` with its BFT code, `Registration`), which both
+//! sides convert to and from their WIT bindings.
+
+use dsrestore_protocol::{Error, Location, Registration};
+
+/// A restore context (the HBC of DsRestorePrepare), with dsrestore's upload
+/// extension.
+pub trait RestoreContext {
+    /// DsRestoreGetDatabaseLocations.
+    fn database_locations(&mut self) -> Result<Vec<Location>, Error>;
+    /// DsRestoreRegister.
+    fn register(&mut self, registration: &Registration) -> Result<(), Error>;
+    /// DsRestoreRegisterComplete with the restore's outcome (S_OK on success).
+    fn register_complete(&mut self, restore_state: u32) -> Result<(), Error>;
+    /// Starts sending a file of BFT `bft` to the target.
+    fn put_file(&mut self, bft: u8, name: &str, size: u64) -> Result<(), Error>;
+    /// The next bytes of the file.
+    fn put_data(&mut self, data: &[u8]) -> Result<(), Error>;
+    /// Finishes the file; the target checks its size and SHA-256 (hex).
+    fn put_file_end(&mut self, sha256: &str) -> Result<(), Error>;
+    /// Puts the files sent in place (after register).
+    fn place_files(&mut self) -> Result<(), Error>;
+    /// DsRestoreEnd; returns the bindings the guest left open (0 when the
+    /// client does not count them).
+    fn end(self) -> Result<usize, Error>;
+}
+
+/// A backup context (the HBC of DsBackupPrepare).
+pub trait BackupContext {
+    /// DsBackupGetDatabaseNames.
+    fn database_names(&mut self) -> Result<Vec<Location>, Error>;
+    /// DsBackupGetBackupLogs.
+    fn backup_logs(&mut self) -> Result<Vec<Location>, Error>;
+    /// DsBackupOpenFile: the file's size.
+    fn open_file(&mut self, name: &str, read_hint_size: u32) -> Result<u64, Error>;
+    /// DsBackupRead: 1 to `max_bytes` bytes; ERROR_HANDLE_EOF at the end.
+    fn read(&mut self, max_bytes: u32) -> Result<Vec<u8>, Error>;
+    /// DsBackupClose.
+    fn close_file(&mut self) -> Result<(), Error>;
+    /// DsBackupEnd; returns the bindings the guest left open.
+    fn end(self) -> Result<usize, Error>;
+}
+
+/// How a restore's files reach the target: a property of the transport that
+/// reaches the server, never of the server's name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileDelivery {
+    /// Through the protocol (put-file, put-data, put-file-end, place-files):
+    /// the target stages and checks them on its side, wherever it is.
+    Upload,
+    /// The target's locations are paths on this machine (an embedded
+    /// target): the client stages the files beside them itself, as ntdsbcli
+    /// clients do, and renames them into place after register.
+    LocalCopy,
+}
+
+/// A client of restore targets: the calls that start contexts.
+pub trait Client {
+    type Restore: RestoreContext;
+    type Backup: BackupContext;
+    /// DsIsNTDSOnline.
+    fn is_ntds_online(&self, server: &str) -> Result<bool, Error>;
+    /// DsRestorePrepare (catch-up) with the backup's expiry token.
+    fn prepare_restore(&self, server: &str, expiry_token: &[u8]) -> Result<Self::Restore, Error>;
+    /// DsBackupPrepare of a full backup: the context and the expiry token.
+    fn prepare_backup(&self, server: &str) -> Result<(Self::Backup, Vec<u8>), Error>;
+    /// How a restore to `server` delivers its files.
+    fn file_delivery(&self, server: &str) -> FileDelivery;
+}

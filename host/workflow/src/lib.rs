@@ -1,0 +1,29 @@
+//! The documented workflows of dsrestore, written once for every client: a
+//! backup into a set on disk, and a restore of a set to a target.
+//!
+//! The workflows drive a [`Client`] (prepare, is-online) and its contexts
+//! ([`RestoreContext`], [`BackupContext`]): the native host implements them
+//! with its sandboxed sessions, the wasm command with the guest's imports.
+//! Everything else is here: the set on disk ([`set`]), staging beside the
+//! target's files ([`staging`]), and the filesystem primitives both the
+//! client and the target use ([`durable`], [`writeback`]).
+//!
+//! Builds for the host and for wasm32-wasip2; under WASI, hashing runs on the
+//! calling thread (there are no threads) and early writeback does nothing.
+
+mod backup;
+mod chunks;
+mod context;
+pub mod durable;
+mod progress;
+mod restore;
+pub mod set;
+pub mod staging;
+pub mod writeback;
+
+pub use backup::backup;
+pub use chunks::Sha256Thread;
+pub use context::{BackupContext, Client, FileDelivery, RestoreContext};
+pub use dsrestore_protocol::Error;
+pub use progress::{BackupReport, Progress, RestoreReport, Stage};
+pub use restore::restore;

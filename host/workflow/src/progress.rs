@@ -1,0 +1,44 @@
+//! What a workflow reports while it runs and when it is done.
+
+use crate::set::BackupSet;
+
+/// What a workflow is doing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    /// Reading files from the target into the set.
+    Backup,
+    /// Checking the set's sizes and checksums; a restore copies or sends the
+    /// files meanwhile (`done` counts bytes both checked and copied).
+    Verify,
+    /// Putting the checked files in place on the target (renames).
+    Restore,
+}
+
+/// Progress of a workflow: bytes done out of the stage's total.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Progress<'a> {
+    pub stage: Stage,
+    /// The file at hand (its name in the set).
+    pub file: &'a str,
+    pub done: u64,
+    pub total: u64,
+}
+
+/// What a backup did.
+#[derive(Debug)]
+pub struct BackupReport {
+    pub set: BackupSet,
+    pub files: usize,
+    pub bytes: u64,
+    pub leaked_bindings: usize,
+}
+
+/// What a restore did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RestoreReport {
+    pub files: usize,
+    pub bytes: u64,
+    pub gen_low: u32,
+    pub gen_high: u32,
+    pub leaked_bindings: usize,
+}
