@@ -1,4 +1,4 @@
-//! The guest components built by `build.rs`: `RESTORE_GUEST` (the shipped
-//! restore client, embedded) and, for tests, `TRAPPING_TEST_GUEST_PATH`.
+//! The guest component built by `build.rs`: `RESTORE_GUEST`, the shipped
+//! restore client, embedded.
 
 include!(concat!(env!("OUT_DIR"), "/guests.rs"));

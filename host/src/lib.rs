@@ -17,7 +17,6 @@
 //! # Ok(()) }
 //! ```
 
-pub mod agent;
 mod backup_session;
 pub mod binding;
 mod bindings;
@@ -32,7 +31,6 @@ mod sandbox;
 mod session;
 mod state;
 mod stats;
-pub mod target;
 pub mod transport;
 mod workflow;
 
@@ -42,6 +40,10 @@ pub use bindings::dsrestore::backup::types::{
 };
 pub use config::{Allowlist, Config, Limits};
 pub use dsrestore_protocol::codes;
+/// The embedded restore target (`dsrestore-target`).
+pub use dsrestore_target as target;
+pub use dsrestore_target::agent;
+pub use dsrestore_target::{InitOptions, Target};
 /// Backup sets on disk (`docs/backup-set.md`).
 pub use dsrestore_workflow::set as backup_set;
 pub use dsrestore_workflow::{BackupReport, FileDelivery, Progress, RestoreReport, Stage};
@@ -49,7 +51,6 @@ pub use error::Error;
 pub use runtime::Runtime;
 pub use session::{EndReport, Session};
 pub use stats::Stats;
-pub use target::{InitOptions, Target};
 pub use transport::{
     Connection, EmbeddedTransport, Identity, StandardTransport, TcpTransport, Transport,
 };

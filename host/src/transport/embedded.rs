@@ -7,7 +7,7 @@ use dsrestore_protocol::{codes, ServerName};
 
 use super::{Connection, Identity, Transport};
 use crate::error::Error;
-use crate::target::{ServerConnection, Target};
+use dsrestore_target::{ServerConnection, Target};
 use dsrestore_workflow::FileDelivery;
 
 /// Reaches targets on local directories: server `local:<dir>` is the target in

@@ -2,6 +2,7 @@
 //! wasm32-wasip2): reaches `tcp://host:port` agents with the agent's framing
 //! and authentication (docs/protocol.md). Composed in front of the guest, it
 //! lets the stock `wasmtime` CLI run dsrestore (`-S inherit-network=y`).
+#![cfg_attr(not(target_family = "wasm"), allow(dead_code))]
 
 wit_bindgen::generate!({
     inline: "package dsrestore:tcp-transport;
@@ -78,4 +79,6 @@ impl Drop for Connection {
     }
 }
 
+// Exported only in the component (see the guest's src/lib.rs).
+#[cfg(target_family = "wasm")]
 export!(Transport);

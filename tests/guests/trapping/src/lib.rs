@@ -5,6 +5,7 @@
 //! session's store; `register` spins forever, until the host's deadline
 //! interrupts it. Everything else fails with an E_FAIL error. The
 //! behaviour tests use it to show that a trap stays inside its own session.
+#![cfg_attr(not(target_family = "wasm"), allow(dead_code))]
 
 wit_bindgen::generate!({
     path: "../../../wit",
@@ -138,4 +139,6 @@ impl GuestBackupContext for NoBackup {
     }
 }
 
+// Exported only in the component (see the guest's src/lib.rs).
+#[cfg(target_family = "wasm")]
 export!(Trapping);

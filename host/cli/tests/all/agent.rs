@@ -1,0 +1,306 @@
+//! The agent over TCP on 127.0.0.1: authentication, backup and restore
+//! through it, and a restore cut short by killing it.
+
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+
+use dsrestore_host::{codes, Config, Identity, RestoreFlags, Runtime};
+use crate::support::*;
+
+fn prepared_target(dir: &std::path::Path, online: bool) -> std::path::PathBuf {
+    let target = dir.join("dc1");
+    let mut extra = vec!["--database-mib", "2", "--logs", "3"];
+    if online {
+        extra.push("--online");
+    }
+    init_target(&target, &extra);
+    add_user(&target);
+    target
+}
+
+#[test]
+fn backup_and_restore_through_an_authenticated_agent() {
+    let dir = tempfile::tempdir().unwrap();
+    let target = prepared_target(dir.path(), true);
+    let original = std::fs::read(target.join("ntds/ntds.dit")).unwrap();
+    let agent = AgentProcess::start(&target);
+    let set = dir.path().join("set");
+
+    let (code, out, err) = run_as(
+        PASSWORD,
+        &["backup", "--server", &agent.server, "--out", path(&set)],
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    // The agent sees the target go offline, made by another process.
+    run(&["target", "offline", path(&target)]);
+    std::fs::remove_file(target.join("ntds/ntds.dit")).unwrap();
+    let (code, out, err) = run_as(
+        PASSWORD,
+        &["restore", "--from", path(&set), "--server", &agent.server],
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(
+        std::fs::read(target.join("ntds/ntds.dit")).unwrap(),
+        original
+    );
+    let (_, status) = run_json(&["target", "status", path(&target)]);
+    assert_eq!(status["record"]["state"], "complete");
+    // SIGTERM: a graceful exit.
+    assert!(agent.signal(libc::SIGTERM).success());
+}
+
+#[test]
+fn wrong_password_and_no_identity_are_access_denied() {
+    let dir = tempfile::tempdir().unwrap();
+    let target = prepared_target(dir.path(), false);
+    let agent = AgentProcess::start(&target);
+
+    let (code, _, err) = run_as("wrong", &["is-online", "--server", &agent.server]);
+    assert_eq!(code, 3, "{err}");
+    assert!(
+        err.contains("0x80070005 ERROR_ACCESS_DENIED") && err.contains("backup"),
+        "{err}"
+    );
+
+    let (code, _, err) = run(&["is-online", "--server", &agent.server]);
+    assert_eq!(code, 3, "{err}");
+    assert!(
+        err.contains("ERROR_ACCESS_DENIED") && err.contains("anonymous"),
+        "{err}"
+    );
+
+    let (code, out, err) = run_as(PASSWORD, &["is-online", "--server", &agent.server]);
+    assert_eq!((code, out.trim()), (0, "offline"), "{err}");
+}
+
+#[test]
+fn a_request_before_authentication_is_refused_and_the_connection_closed() {
+    let dir = tempfile::tempdir().unwrap();
+    let target = prepared_target(dir.path(), false);
+    let agent = AgentProcess::start(&target);
+    let mut stream = TcpStream::connect(agent.server.trim_start_matches("tcp://")).unwrap();
+    let request = dsrestore_protocol::encode(&dsrestore_protocol::Request::IsNtdsOnline);
+    match raw_call::<()>(&mut stream, &request) {
+        dsrestore_protocol::Reply::Err(e) => assert_eq!(e.code, codes::ERROR_ACCESS_DENIED),
+        other => panic!("served before authentication: {other:?}"),
+    }
+    let mut rest = Vec::new();
+    assert_eq!(
+        stream.read_to_end(&mut rest).unwrap(),
+        0,
+        "the agent closes the connection"
+    );
+}
+
+#[test]
+fn agent_killed_mid_restore_leaves_the_target_blocked_and_a_new_restore_completes() {
+    let dir = tempfile::tempdir().unwrap();
+    let target = prepared_target(dir.path(), true);
+    let set = dir.path().join("set");
+    {
+        let agent = AgentProcess::start(&target);
+        back_up_then_take_offline(&agent, &target, &set);
+
+        // A restore that registers and is then cut off: the agent dies.
+        let runtime = Runtime::new(Config::default()).unwrap();
+        runtime.set_auth_identity(Some(Identity {
+            user: "backup".into(),
+            domain: "CORP".into(),
+            password: PASSWORD.into(),
+        }));
+        let token = dsrestore_host::backup_set::BackupSet::open(&set)
+            .unwrap()
+            .expiry_token()
+            .unwrap();
+        let mut session = runtime
+            .prepare(&agent.server, RestoreFlags::CATCHUP, Some(&token))
+            .unwrap();
+        let locations = session.database_locations().unwrap();
+        let log_dir = locations
+            .iter()
+            .find(|l| l.kind == dsrestore_host::Bft::LogDir)
+            .unwrap();
+        session
+            .register(&dsrestore_host::Registration {
+                checkpoint_file_path: log_dir.path.clone(),
+                log_path: log_dir.path.clone(),
+                restore_map: vec![],
+                backup_log_path: log_dir.path.clone(),
+                gen_low: 0x10,
+                gen_high: 0x12,
+            })
+            .unwrap();
+        assert!(!agent.signal(libc::SIGKILL).success());
+        let e = session.register_complete(codes::S_OK).unwrap_err();
+        assert_eq!(e.code, codes::RPC_S_CALL_FAILED, "{e}");
+        session.end().unwrap_err();
+    }
+    let (_, status) = run_json(&["target", "status", path(&target)]);
+    assert_eq!(status["record"]["state"], "registered", "blocked: {status}");
+    let (code, _, err) = run(&["target", "online", path(&target)]);
+    assert_eq!(code, 3, "a blocked target cannot go online: {err}");
+
+    let agent = AgentProcess::start(&target);
+    let (code, out, err) = run_as(
+        PASSWORD,
+        &["restore", "--from", path(&set), "--server", &agent.server],
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    let (_, status) = run_json(&["target", "status", path(&target)]);
+    assert_eq!(status["record"]["state"], "complete");
+    assert_eq!(run(&["target", "online", path(&target)]).0, 0);
+}
+
+/// A backup of `target` through `agent` into `set`, then the target offline.
+fn back_up_then_take_offline(
+    agent: &AgentProcess,
+    target: &std::path::Path,
+    set: &std::path::Path,
+) {
+    let (code, _, err) = run_as(
+        PASSWORD,
+        &["backup", "--server", &agent.server, "--out", path(set)],
+    );
+    assert_eq!(code, 0, "{err}");
+    run(&["target", "offline", path(target)]);
+}
+
+/// One framed request on a raw connection; returns the decoded reply.
+fn raw_call<T: serde::de::DeserializeOwned>(
+    stream: &mut TcpStream,
+    message: &[u8],
+) -> dsrestore_protocol::Reply<T> {
+    stream
+        .write_all(&(message.len() as u32).to_be_bytes())
+        .unwrap();
+    stream.write_all(message).unwrap();
+    let mut header = [0; 4];
+    stream.read_exact(&mut header).unwrap();
+    let mut reply = vec![0; u32::from_be_bytes(header) as usize];
+    stream.read_exact(&mut reply).unwrap();
+    dsrestore_protocol::decode(&reply).unwrap()
+}
+
+#[test]
+fn a_client_that_disconnects_after_register_leaves_the_target_blocked() {
+    use dsrestore_protocol::handshake::{Authenticate, Credentials};
+    use dsrestore_protocol::{encode, Reply, Request};
+
+    let dir = tempfile::tempdir().unwrap();
+    let target = prepared_target(dir.path(), true);
+    let set = dir.path().join("set");
+    let agent = AgentProcess::start(&target);
+    back_up_then_take_offline(&agent, &target, &set);
+    let token = dsrestore_host::backup_set::BackupSet::open(&set)
+        .unwrap()
+        .expiry_token()
+        .unwrap();
+
+    // A client speaking the protocol by hand: it registers, then goes away.
+    let mut stream = TcpStream::connect(agent.server.trim_start_matches("tcp://")).unwrap();
+    let auth = Authenticate {
+        authenticate: Some(Credentials {
+            user: "backup".into(),
+            domain: "CORP".into(),
+            password: PASSWORD.into(),
+        }),
+    };
+    assert!(matches!(
+        raw_call::<serde_json::Value>(&mut stream, &encode(&auth)),
+        Reply::Ok(_)
+    ));
+    let hello = Request::Hello {
+        versions: vec![1],
+        client: "test".into(),
+    };
+    assert!(matches!(
+        raw_call::<serde_json::Value>(&mut stream, &encode(&hello)),
+        Reply::Ok(_)
+    ));
+    let prepare = Request::RestorePrepare {
+        flags: 4,
+        expiry_token: Some(token),
+    };
+    assert!(matches!(
+        raw_call::<serde_json::Value>(&mut stream, &encode(&prepare)),
+        Reply::Ok(_)
+    ));
+    let logs = target
+        .join("logs")
+        .canonicalize()
+        .unwrap()
+        .display()
+        .to_string();
+    let register = Request::Register(dsrestore_protocol::Registration {
+        checkpoint_file_path: logs.clone(),
+        log_path: logs.clone(),
+        restore_map: vec![],
+        backup_log_path: logs,
+        gen_low: 0x10,
+        gen_high: 0x12,
+    });
+    match raw_call::<()>(&mut stream, &encode(&register)) {
+        Reply::Ok(()) => {}
+        Reply::Err(e) => panic!("register failed: {e:?}"),
+    }
+    drop(stream);
+
+    // The record stays: the target is blocked and refuses to go online.
+    let (_, status) = run_json(&["target", "status", path(&target)]);
+    assert_eq!(status["record"]["state"], "registered", "{status}");
+    assert_eq!(run(&["target", "online", path(&target)]).0, 3);
+    // The agent ended the vanished client's session (else this register would
+    // be hrRestoreInProgress): a new restore through it completes and unblocks.
+    let (code, out, err) = run_as(
+        PASSWORD,
+        &["restore", "--from", path(&set), "--server", &agent.server],
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(run(&["target", "online", path(&target)]).0, 0);
+}
+
+#[test]
+fn a_tampered_set_through_an_agent_registers_nothing_and_leaves_the_target_as_it_was() {
+    let dir = tempfile::tempdir().unwrap();
+    let target = prepared_target(dir.path(), true);
+    let set = dir.path().join("set");
+    let agent = AgentProcess::start(&target);
+    back_up_then_take_offline(&agent, &target, &set);
+    let database = std::fs::read(target.join("ntds/ntds.dit")).unwrap();
+    // The last log: every file before it reaches the target first.
+    let log = set.join("files/edb00012.log");
+    let mut bytes = std::fs::read(&log).unwrap();
+    bytes[100] ^= 0x20;
+    std::fs::write(&log, bytes).unwrap();
+
+    let (code, out, err) = run_as(
+        PASSWORD,
+        &["restore", "--from", path(&set), "--server", &agent.server],
+    );
+    assert_eq!(code, 5, "an integrity failure: {out}{err}");
+    assert!(
+        err.contains("0xc800020e") && err.contains("edb00012.log"),
+        "{err}"
+    );
+    let (_, status) = run_json(&["target", "status", path(&target)]);
+    assert!(
+        status["record"].is_null(),
+        "nothing was registered: {status}"
+    );
+    assert_eq!(status["open-sessions"], 0, "{status}");
+    assert_eq!(
+        std::fs::read(target.join("ntds/ntds.dit")).unwrap(),
+        database,
+        "the target's own files are untouched"
+    );
+    for sub in ["ntds", "logs"] {
+        let staged: Vec<_> = std::fs::read_dir(target.join(sub))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.ends_with(".dsrestore-staging"))
+            .collect();
+        assert!(staged.is_empty(), "{sub} holds {staged:?}");
+    }
+    assert!(agent.signal(libc::SIGTERM).success());
+}

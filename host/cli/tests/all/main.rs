@@ -1,0 +1,7 @@
+//! The `dsrestore` command and the agent, run as processes as a person or a
+//! script would, in one test binary.
+
+mod support;
+
+mod agent;
+mod cli;

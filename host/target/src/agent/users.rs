@@ -1,0 +1,184 @@
+//! The agent's users: names and argon2 password hashes in a JSON file that
+//! `dsrestore agent add-user` writes and the agent reads at start.
+//!
+//! ```json
+//! {"format": 1, "users": [{"domain": "CORP", "user": "backup", "hash": "$argon2id$v=19$..."}]}
+//! ```
+//!
+//! Names compare case-insensitively, as Windows account names do. The file holds
+//! no password, only PHC-format argon2id hashes with a random salt each.
+
+use std::path::Path;
+
+use argon2::password_hash::rand_core::OsRng;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::Argon2;
+use dsrestore_protocol::codes;
+use dsrestore_protocol::handshake::Credentials;
+use serde::{Deserialize, Serialize};
+
+use dsrestore_protocol::Error;
+use dsrestore_workflow::durable;
+
+const FORMAT: u32 = 1;
+
+/// One user the agent accepts.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct User {
+    pub domain: String,
+    pub user: String,
+    /// The argon2id hash of the password, in PHC string format.
+    pub hash: String,
+}
+
+/// The users file.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Users {
+    format: u32,
+    users: Vec<User>,
+}
+
+impl Users {
+    /// Reads `path`; a missing file is no users.
+    pub fn load(path: &Path) -> Result<Users, Error> {
+        let bytes = match std::fs::read(path) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Ok(Users {
+                    format: FORMAT,
+                    users: Vec::new(),
+                })
+            }
+            Err(e) => return Err(Error::io(&format!("reading {}", path.display()), e)),
+        };
+        let users: Users = serde_json::from_slice(&bytes).map_err(|e| {
+            Error::new(
+                codes::ERROR_INVALID_PARAMETER,
+                format!("{} is not a dsrestore users file: {e}", path.display()),
+            )
+        })?;
+        if users.format != FORMAT {
+            return Err(Error::new(
+                codes::ERROR_INVALID_PARAMETER,
+                format!(
+                    "{} has users-file format {}; this dsrestore reads format {FORMAT}",
+                    path.display(),
+                    users.format
+                ),
+            ));
+        }
+        Ok(users)
+    }
+
+    /// Writes the file atomically (temporary file, fsync, rename).
+    pub fn store(&self, path: &Path) -> Result<(), Error> {
+        let mut bytes = serde_json::to_vec_pretty(self).expect("users serialize");
+        bytes.push(b'\n');
+        durable::write_atomic(path, &bytes)
+            .map_err(|e| Error::io(&format!("writing {}", path.display()), e))
+    }
+
+    /// Adds `domain\user` with `password`, replacing an existing entry.
+    pub fn set(&mut self, domain: &str, user: &str, password: &str) -> Result<(), Error> {
+        if user.is_empty() || password.is_empty() {
+            return Err(Error::new(
+                codes::ERROR_INVALID_PARAMETER,
+                "a user needs a non-empty name and password",
+            ));
+        }
+        let salt = SaltString::generate(&mut OsRng);
+        let hash = Argon2::default()
+            .hash_password(password.as_bytes(), &salt)
+            .map_err(|e| Error::new(codes::HR_ERROR, format!("hashing the password: {e}")))?
+            .to_string();
+        self.users.retain(|u| !same(u, domain, user));
+        self.users.push(User {
+            domain: domain.to_string(),
+            user: user.to_string(),
+            hash,
+        });
+        self.format = FORMAT;
+        Ok(())
+    }
+
+    /// How many users there are.
+    pub fn len(&self) -> usize {
+        self.users.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.users.is_empty()
+    }
+
+    /// Whether `credentials` name a user and its password. Takes the time of
+    /// one argon2 verification whether or not the user exists.
+    pub fn verify(&self, credentials: &Credentials) -> bool {
+        let user = self
+            .users
+            .iter()
+            .find(|u| same(u, &credentials.domain, &credentials.user));
+        let hash = user.map_or(DUMMY_HASH, |u| u.hash.as_str());
+        let Ok(parsed) = PasswordHash::new(hash) else {
+            return false;
+        };
+        let matches = Argon2::default()
+            .verify_password(credentials.password.as_bytes(), &parsed)
+            .is_ok();
+        matches && user.is_some()
+    }
+}
+
+/// Verified against for unknown users, so that a wrong name costs as much time
+/// as a wrong password (the hash of a random password nobody knows).
+const DUMMY_HASH: &str =
+    "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$0D2Cz8Gf9F0gq7m4t7m0b3pX0yXh3G7n0B1c9pQ2rZs";
+
+fn same(u: &User, domain: &str, user: &str) -> bool {
+    u.domain.eq_ignore_ascii_case(domain) && u.user.eq_ignore_ascii_case(user)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn creds(domain: &str, user: &str, password: &str) -> Credentials {
+        Credentials {
+            user: user.into(),
+            domain: domain.into(),
+            password: password.into(),
+        }
+    }
+
+    #[test]
+    fn right_password_verifies_and_wrong_does_not() {
+        let mut users = Users::default();
+        users.set("CORP", "backup", "s3cret").unwrap();
+        assert!(users.verify(&creds("corp", "BACKUP", "s3cret")));
+        assert!(!users.verify(&creds("CORP", "backup", "S3cret")));
+        assert!(!users.verify(&creds("CORP", "nobody", "s3cret")));
+    }
+
+    #[test]
+    fn file_round_trips_without_the_password() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("users.json");
+        let mut users = Users::default();
+        users.set("CORP", "backup", "s3cret").unwrap();
+        users.store(&path).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(!text.contains("s3cret"));
+        assert!(text.contains("$argon2id$"));
+        assert!(Users::load(&path)
+            .unwrap()
+            .verify(&creds("CORP", "backup", "s3cret")));
+    }
+
+    #[test]
+    fn missing_file_is_no_users() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(Users::load(&dir.path().join("none.json"))
+            .unwrap()
+            .is_empty());
+    }
+}

@@ -1,0 +1,512 @@
+//! The embedded restore target: what a directory server in restore mode does
+//! behind the protocol, on a real directory tree; and [`agent`], which serves
+//! one target over TCP. Nothing here runs WebAssembly: the target and the
+//! agent build without wasmtime.
+//!
+//! A target keeps its data in `<root>/ntds` (the database `ntds.dit` and the
+//! checkpoint) and `<root>/logs`, and its own state in `<root>/state`: the
+//! settings (`target.json`: name, online, tombstone lifetime) and the
+//! restore-in-progress record. It is online or offline, issues and checks expiry
+//! tokens, validates registrations, holds the restore interlock and writes the
+//! record durably.
+
+pub mod agent;
+mod backup;
+pub mod files;
+mod layout;
+pub mod record;
+pub mod sample;
+mod server;
+mod settings;
+mod token;
+mod upload;
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use dsrestore_protocol::codes;
+use dsrestore_protocol::{Prepared, Registration};
+use serde::Serialize;
+
+pub use backup::MAX_READ;
+pub use layout::Layout;
+pub use record::{RecordState, RestoreRecord};
+pub use server::ServerConnection;
+pub use settings::{Settings, DEFAULT_TOMBSTONE_LIFETIME_DAYS};
+pub use token::ExpiryToken;
+
+use dsrestore_protocol::Error;
+use dsrestore_workflow::durable;
+
+/// BACKUP_TYPE_* values.
+const BACKUP_TYPE_FULL: u32 = 0x01;
+const BACKUP_TYPE_LOGS_ONLY: u32 = 0x02;
+const BACKUP_TYPE_INCREMENTAL: u32 = 0x04;
+
+/// RESTORE_TYPE_* bits.
+const RESTORE_TYPE_AUTHORITATIVE: u32 = 0x01;
+const RESTORE_TYPE_ONLINE: u32 = 0x02;
+const RESTORE_TYPE_CATCHUP: u32 = 0x04;
+
+const SECONDS_PER_DAY: u64 = 86_400;
+
+/// Where a restore session stands on the target.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SessionPhase {
+    Prepared,
+    Registered,
+    Completed,
+}
+
+/// How to create a target.
+#[derive(Debug, Clone)]
+pub struct InitOptions {
+    /// The server's name; defaults to the directory's name.
+    pub name: Option<String>,
+    /// Start online (the directory service running) or offline (restore mode).
+    pub online: bool,
+    /// The useful life of a backup.
+    pub tombstone_lifetime_days: u32,
+}
+
+impl Default for InitOptions {
+    fn default() -> Self {
+        InitOptions {
+            name: None,
+            online: false,
+            tombstone_lifetime_days: DEFAULT_TOMBSTONE_LIFETIME_DAYS,
+        }
+    }
+}
+
+/// What `status` reports.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct TargetStatus {
+    pub name: String,
+    pub root: PathBuf,
+    pub online: bool,
+    pub open_sessions: usize,
+    pub interlock_held_by: Option<u64>,
+    pub record: Option<RestoreRecord>,
+}
+
+/// A restore target on a directory tree. One instance per directory per
+/// process ([`Target::open`] shares them), so its interlock covers every session
+/// of the process.
+#[derive(Debug)]
+pub struct Target {
+    layout: Layout,
+    name: String,
+    next_session: AtomicU64,
+    inner: Mutex<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    settings: Settings,
+    record: Option<RestoreRecord>,
+    /// The live session holding the restore interlock (registered, not completed).
+    interlock: Option<u64>,
+    /// Sessions prepared and not yet ended.
+    sessions: HashSet<u64>,
+}
+
+fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// The process-wide registry of open targets, by canonical root.
+fn registry() -> &'static Mutex<HashMap<PathBuf, Weak<Target>>> {
+    static REGISTRY: OnceLock<Mutex<HashMap<PathBuf, Weak<Target>>>> = OnceLock::new();
+    REGISTRY.get_or_init(Default::default)
+}
+
+impl Target {
+    /// Creates a target in `dir` (created if missing; must not hold a target yet)
+    /// and opens it.
+    pub fn init(dir: &Path, options: InitOptions) -> Result<Arc<Target>, Error> {
+        durable::create_dir(dir)
+            .map_err(|e| Error::io(&format!("creating target directory {}", dir.display()), e))?;
+        let root = dir
+            .canonicalize()
+            .map_err(|e| Error::io(&format!("resolving {}", dir.display()), e))?;
+        let layout = Layout::new(root.clone());
+        if layout.state_dir().join(settings::FILE_NAME).exists() {
+            return Err(Error::new(
+                codes::ERROR_INVALID_PARAMETER,
+                format!("{} already holds a target; open it instead", root.display()),
+            ));
+        }
+        for d in [layout.database_dir(), layout.log_dir(), layout.state_dir()] {
+            durable::create_dir(&d)
+                .map_err(|e| Error::io(&format!("creating {}", d.display()), e))?;
+        }
+        let name = options.name.unwrap_or_else(|| {
+            root.file_name().map_or_else(
+                || "target".to_string(),
+                |n| n.to_string_lossy().into_owned(),
+            )
+        });
+        let settings = Settings {
+            format: 1,
+            name,
+            online: options.online,
+            tombstone_lifetime_days: options.tombstone_lifetime_days,
+            current_backup_log: None,
+        };
+        settings::store(&layout.state_dir(), &settings)
+            .map_err(|e| Error::io("writing the target settings", e))?;
+        Target::open(&root)
+    }
+
+    /// Opens the target in `dir`, sharing the instance other callers of this
+    /// process already opened.
+    pub fn open(dir: &Path) -> Result<Arc<Target>, Error> {
+        let root = dir.canonicalize().map_err(|e| {
+            Error::new(
+                codes::HR_COULD_NOT_CONNECT,
+                format!("no target at {}: {e}", dir.display()),
+            )
+        })?;
+        let mut registry = registry().lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(target) = registry.get(&root).and_then(Weak::upgrade) {
+            return Ok(target);
+        }
+        let layout = Layout::new(root.clone());
+        let settings = settings::load(&layout.state_dir()).map_err(|e| {
+            Error::new(
+                codes::HR_COULD_NOT_CONNECT,
+                format!(
+                    "no target at {}: {e} (create one with `dsrestore target init {}`)",
+                    root.display(),
+                    root.display()
+                ),
+            )
+        })?;
+        let record = record::load(&layout.state_dir())
+            .map_err(|e| Error::io("reading the restore-in-progress record", e))?;
+        let target = Arc::new(Target {
+            name: settings.name.clone(),
+            layout,
+            next_session: AtomicU64::new(1),
+            inner: Mutex::new(Inner {
+                settings,
+                record,
+                interlock: None,
+                sessions: HashSet::new(),
+            }),
+        });
+        registry.retain(|_, t| t.strong_count() > 0);
+        registry.insert(root, Arc::downgrade(&target));
+        Ok(target)
+    }
+
+    /// The target's state, re-read from disk: another process (the CLI taking
+    /// the target offline while an agent serves it) may have changed it, and
+    /// the files are the truth. Every change is written to disk before it is
+    /// made in memory, so re-reading never loses one. Live sessions and the
+    /// interlock belong to this process and are not on disk.
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        let state = self.layout.state_dir();
+        if let Ok(settings) = settings::load(&state) {
+            inner.settings = settings;
+        }
+        if let Ok(record) = record::load(&state) {
+            inner.record = record;
+        }
+        inner
+    }
+
+    /// The server's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Where the target keeps its files.
+    pub fn layout(&self) -> &Layout {
+        &self.layout
+    }
+
+    /// Opens the target's side of a new binding from `peer`.
+    pub fn connect(self: &Arc<Self>, peer: &str) -> ServerConnection {
+        ServerConnection::new(Arc::clone(self), peer)
+    }
+
+    /// Whether the directory service is running.
+    pub fn is_online(&self) -> bool {
+        self.lock().settings.online
+    }
+
+    /// The restore-in-progress record, if any.
+    pub fn record(&self) -> Option<RestoreRecord> {
+        self.lock().record.clone()
+    }
+
+    /// The target's state, for people and scripts.
+    pub fn status(&self) -> TargetStatus {
+        let inner = self.lock();
+        TargetStatus {
+            name: self.name.clone(),
+            root: self.layout.root().to_path_buf(),
+            online: inner.settings.online,
+            open_sessions: inner.sessions.len(),
+            interlock_held_by: inner.interlock,
+            record: inner.record.clone(),
+        }
+    }
+
+    /// Starts or stops the directory service. Going online is refused while a
+    /// restore session is open, while a restore is registered and not complete
+    /// (hrRestoreInProgress) and after a failed restore (hrDatabaseInconsistent).
+    pub fn set_online(&self, online: bool) -> Result<(), Error> {
+        let mut inner = self.lock();
+        if online {
+            if !inner.sessions.is_empty() {
+                return Err(Error::new(
+                    codes::HR_RESTORE_IN_PROGRESS,
+                    format!(
+                        "{}: {} restore session(s) are open; end them first",
+                        self.name,
+                        inner.sessions.len()
+                    ),
+                ));
+            }
+            match inner.record.as_ref().map(|r| r.state) {
+                Some(RecordState::Registered) => {
+                    return Err(Error::new(
+                        codes::HR_RESTORE_IN_PROGRESS,
+                        format!(
+                        "{}: a restore is registered and not complete; complete a restore first",
+                        self.name
+                    ),
+                    ))
+                }
+                Some(RecordState::Failed) => {
+                    return Err(Error::new(
+                        codes::HR_DATABASE_INCONSISTENT,
+                        format!(
+                            "{}: the last restore failed; restore a valid database first",
+                            self.name
+                        ),
+                    ))
+                }
+                Some(RecordState::Complete) | None => {}
+            }
+        }
+        let mut settings = inner.settings.clone();
+        settings.online = online;
+        settings::store(&self.layout.state_dir(), &settings)
+            .map_err(|e| Error::io("writing the target settings", e))?;
+        inner.settings = settings;
+        Ok(())
+    }
+
+    /// An expiry token for a backup taken now: valid for the tombstone lifetime.
+    pub fn issue_expiry_token(&self) -> Vec<u8> {
+        let issued_at = now();
+        let lifetime = u64::from(self.lock().settings.tombstone_lifetime_days) * SECONDS_PER_DAY;
+        ExpiryToken {
+            issued_at,
+            expires_at: issued_at + lifetime,
+            server: self.name.clone(),
+        }
+        .encode()
+    }
+
+    fn set_current_backup_log(&self, log_number: u32) -> Result<(), Error> {
+        let mut inner = self.lock();
+        let mut settings = inner.settings.clone();
+        settings.current_backup_log = Some(log_number);
+        settings::store(&self.layout.state_dir(), &settings)
+            .map_err(|e| self.io_failure("writing the target settings", e))?;
+        inner.settings = settings;
+        Ok(())
+    }
+
+    fn io_failure(&self, what: &str, e: std::io::Error) -> Error {
+        Error::io(&format!("{}: {what}", self.name), e)
+    }
+
+    /// DsBackupPrepare on the target: needs the directory service online;
+    /// returns the session id and the expiry token of this backup.
+    fn begin_backup(&self, backup_type: u32) -> Result<dsrestore_protocol::BackupPrepared, Error> {
+        match backup_type {
+            BACKUP_TYPE_FULL => {}
+            BACKUP_TYPE_LOGS_ONLY => {
+                return Err(Error::new(
+                    codes::ERROR_NOT_SUPPORTED,
+                    format!("{}: BACKUP_TYPE_LOGS_ONLY is not supported", self.name),
+                ))
+            }
+            BACKUP_TYPE_INCREMENTAL => {
+                return Err(Error::new(
+                    codes::ERROR_INVALID_PARAMETER,
+                    format!(
+                        "{}: BACKUP_TYPE_INCREMENTAL is not supported: only full backups are",
+                        self.name
+                    ),
+                ))
+            }
+            other => {
+                return Err(Error::new(
+                    codes::ERROR_INVALID_PARAMETER,
+                    format!("{}: unknown backup type {other:#x}", self.name),
+                ))
+            }
+        }
+        if !self.is_online() {
+            return Err(Error::new(
+                codes::HR_COULD_NOT_CONNECT,
+                format!(
+                    "{}: the directory service is not running; a backup needs it online",
+                    self.name
+                ),
+            ));
+        }
+        let session = self.next_session.fetch_add(1, Ordering::Relaxed);
+        tracing::info!(target = %self.name, session, "backup session prepared");
+        Ok(dsrestore_protocol::BackupPrepared {
+            session,
+            expiry_token: self.issue_expiry_token(),
+        })
+    }
+
+    /// DsRestorePrepare on the target.
+    fn begin_session(&self, flags: u32, expiry_token: Option<&[u8]>) -> Result<Prepared, Error> {
+        for (bit, name) in [
+            (RESTORE_TYPE_AUTHORITATIVE, "RESTORE_TYPE_AUTHORATATIVE"),
+            (RESTORE_TYPE_ONLINE, "RESTORE_TYPE_ONLINE"),
+        ] {
+            if flags & bit != 0 {
+                return Err(Error::new(
+                    codes::ERROR_NOT_SUPPORTED,
+                    format!("{}: {name} is not supported", self.name),
+                ));
+            }
+        }
+        if flags & !RESTORE_TYPE_CATCHUP != 0 {
+            return Err(Error::new(
+                codes::ERROR_INVALID_PARAMETER,
+                format!("{}: unknown restore type bits {flags:#x}", self.name),
+            ));
+        }
+        if let Some(token) = expiry_token {
+            ExpiryToken::decode(token)?.check_not_expired(now())?;
+        }
+        let mut inner = self.lock();
+        if inner.settings.online {
+            return Err(Error::new(
+                codes::ERROR_SERVICE_ALREADY_RUNNING,
+                format!("{}: the directory service is online; a restore needs it offline (restore mode)", self.name),
+            ));
+        }
+        let session = self.next_session.fetch_add(1, Ordering::Relaxed);
+        inner.sessions.insert(session);
+        tracing::info!(target = %self.name, session, restricted = expiry_token.is_none(), "restore session prepared");
+        Ok(Prepared {
+            session,
+            restricted: expiry_token.is_none(),
+        })
+    }
+
+    /// DsRestoreRegister on the target: checks, interlock, durable record.
+    fn register(&self, session: u64, registration: Registration) -> Result<(), Error> {
+        let mut inner = self.lock();
+        if let Some(owner) = inner.interlock.filter(|&o| o != session) {
+            return Err(Error::new(
+                codes::HR_RESTORE_IN_PROGRESS,
+                format!(
+                    "{}: restore session {owner} is registered and not complete",
+                    self.name
+                ),
+            ));
+        }
+        let l = &self.layout;
+        l.check_inside(
+            "registration.checkpoint-file-path",
+            &registration.checkpoint_file_path,
+        )?;
+        l.check_inside("registration.log-path", &registration.log_path)?;
+        l.check_inside(
+            "registration.backup-log-path",
+            &registration.backup_log_path,
+        )?;
+        for (i, entry) in registration.restore_map.iter().enumerate() {
+            l.check_inside(
+                &format!("registration.restore-map[{i}].new-database-name"),
+                &entry.new_database_name,
+            )?;
+        }
+        if registration.gen_low > registration.gen_high || registration.gen_high > 0xFFFFF {
+            return Err(Error::new(
+                codes::ERROR_INVALID_PARAMETER,
+                format!(
+                    "registration generations {:#x}..={:#x} are not in order within 0..=0xFFFFF",
+                    registration.gen_low, registration.gen_high
+                ),
+            ));
+        }
+        let record = RestoreRecord {
+            format: record::FORMAT,
+            state: RecordState::Registered,
+            session,
+            registration,
+            restore_state: None,
+            registered_at: now(),
+            completed_at: None,
+        };
+        record::store(&l.state_dir(), &record)
+            .map_err(|e| self.io_failure("writing the restore-in-progress record", e))?;
+        inner.record = Some(record);
+        inner.interlock = Some(session);
+        tracing::info!(target = %self.name, session, "restore registered");
+        Ok(())
+    }
+
+    /// DsRestoreRegisterComplete on the target.
+    fn register_complete(&self, session: u64, restore_state: u32) -> Result<(), Error> {
+        let mut inner = self.lock();
+        let Some(mut record) = inner.record.clone().filter(|r| r.session == session) else {
+            return Err(Error::new(
+                codes::ERROR_INVALID_PARAMETER,
+                format!("{}: session {session} has no registration", self.name),
+            ));
+        };
+        record.state = if restore_state == codes::S_OK {
+            RecordState::Complete
+        } else {
+            RecordState::Failed
+        };
+        record.restore_state = Some(restore_state);
+        record.completed_at = Some(now());
+        record::store(&self.layout.state_dir(), &record)
+            .map_err(|e| self.io_failure("writing the restore-in-progress record", e))?;
+        tracing::info!(target = %self.name, session, state = ?record.state, restore_state = format_args!("{restore_state:#010x}"), "restore completed");
+        inner.record = Some(record);
+        inner.interlock = None;
+        Ok(())
+    }
+
+    /// Ends a session (restore-end, or its binding closed). A registered,
+    /// uncompleted restore releases the interlock but its record stays: the
+    /// target stays blocked until a later restore completes.
+    fn end_session(&self, session: u64, why: &str) {
+        let mut inner = self.lock();
+        if !inner.sessions.remove(&session) {
+            return;
+        }
+        if inner.interlock == Some(session) {
+            inner.interlock = None;
+            tracing::warn!(target = %self.name, session, "{why}: restore registered but not completed; the target stays blocked");
+        } else {
+            tracing::info!(target = %self.name, session, "{why}: restore session ended");
+        }
+    }
+}

@@ -1,0 +1,330 @@
+//! The target's side of one binding: decodes requests, runs them against the
+//! [`Target`], encodes replies. The embedded transport and the TCP agent both
+//! drive a [`ServerConnection`] per binding.
+
+use std::sync::Arc;
+
+use dsrestore_protocol::codes;
+use dsrestore_protocol::Error;
+use dsrestore_protocol::{decode, encode, HelloOk, Reply, Request, PROTOCOL_VERSIONS};
+use serde::Serialize;
+
+use super::backup::BackupSession;
+use super::upload::Upload;
+use super::{SessionPhase, Target};
+
+/// One binding's conversation with a target.
+pub struct ServerConnection {
+    target: Arc<Target>,
+    peer: String,
+    greeted: bool,
+    session: Option<ServerSession>,
+    backup: Option<BackupSession>,
+    /// Files the client sent for the restore session (dropping it removes
+    /// the staged files that were not placed).
+    upload: Option<Upload>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct ServerSession {
+    id: u64,
+    restricted: bool,
+    phase: SessionPhase,
+}
+
+fn ok<T: Serialize>(value: T) -> Result<Vec<u8>, Error> {
+    Ok(encode(&Reply::Ok(value)))
+}
+
+impl ServerConnection {
+    pub(super) fn new(target: Arc<Target>, peer: &str) -> ServerConnection {
+        ServerConnection {
+            target,
+            peer: peer.to_string(),
+            greeted: false,
+            session: None,
+            backup: None,
+            upload: None,
+        }
+    }
+
+    /// Handles one request and returns the encoded reply. Never panics on
+    /// malformed input: that is answered with RPC_X_BAD_STUB_DATA.
+    pub fn handle(&mut self, request: &[u8]) -> Vec<u8> {
+        let reply = match decode::<Request>(request) {
+            Ok(request) => {
+                let op = request.op();
+                let reply = self.dispatch(request);
+                if let Err(e) = &reply {
+                    tracing::debug!(target = %self.target.name(), peer = %self.peer, op, code = format_args!("{:#010x}", e.code), "{}", e.message);
+                }
+                reply
+            }
+            Err(e) => Err(Error::new(
+                codes::RPC_X_BAD_STUB_DATA,
+                format!(
+                    "{} could not decode a request of {} bytes: {e}",
+                    self.target.name(),
+                    request.len()
+                ),
+            )),
+        };
+        reply.unwrap_or_else(|e| encode(&Reply::<()>::Err(e)))
+    }
+
+    fn dispatch(&mut self, request: Request) -> Result<Vec<u8>, Error> {
+        let name = self.target.name().to_string();
+        if !self.greeted {
+            let Request::Hello { versions, .. } = request else {
+                return Err(Error::new(
+                    codes::RPC_S_PROTOCOL_ERROR,
+                    format!(
+                        "{name}: the first request on a binding must be hello, not {}",
+                        request.op()
+                    ),
+                ));
+            };
+            let version = PROTOCOL_VERSIONS
+                .iter()
+                .copied()
+                .filter(|v| versions.contains(v))
+                .max()
+                .ok_or_else(|| Error::new(codes::RPC_S_PROTOCOL_ERROR, format!("{name} speaks protocol versions {PROTOCOL_VERSIONS:?}, the client {versions:?}")))?;
+            self.greeted = true;
+            return ok(HelloOk {
+                version,
+                server: name,
+            });
+        }
+        match request {
+            Request::Hello { .. } => Err(Error::new(
+                codes::RPC_S_PROTOCOL_ERROR,
+                format!("{name}: hello was already done on this binding"),
+            )),
+            Request::IsNtdsOnline => ok(self.target.is_online()),
+            Request::SetCurrentBackupLog { log_number } => {
+                self.target.set_current_backup_log(log_number)?;
+                ok(())
+            }
+            Request::RestorePrepare {
+                flags,
+                expiry_token,
+            } => {
+                self.refuse_second_session()?;
+                let prepared = self.target.begin_session(flags, expiry_token.as_deref())?;
+                self.session = Some(ServerSession {
+                    id: prepared.session,
+                    restricted: prepared.restricted,
+                    phase: SessionPhase::Prepared,
+                });
+                ok(prepared)
+            }
+            Request::DatabaseLocations => {
+                self.session_in(
+                    "database-locations",
+                    &[SessionPhase::Prepared, SessionPhase::Registered],
+                )?;
+                ok(self.target.layout().locations())
+            }
+            Request::Register(registration) => {
+                let s = self.session_in("register", &[SessionPhase::Prepared])?;
+                if s.restricted {
+                    return Err(Error::new(codes::HR_MISSING_EXPIRY_TOKEN, format!("{name}: restore session {} was prepared without an expiry token and cannot register", s.id)));
+                }
+                self.target.register(s.id, registration)?;
+                self.set_phase(SessionPhase::Registered);
+                ok(())
+            }
+            Request::RegisterComplete { restore_state } => {
+                let s = self.session_in("register-complete", &[SessionPhase::Registered])?;
+                self.target.register_complete(s.id, restore_state)?;
+                self.set_phase(SessionPhase::Completed);
+                ok(())
+            }
+            Request::PutFile {
+                kind,
+                name: file,
+                size,
+            } => {
+                let (upload, target) = self.upload("put-file")?;
+                upload.put_file(&target, kind, &file, size)?;
+                ok(())
+            }
+            Request::PutData { data } => {
+                let (upload, target) = self.upload("put-data")?;
+                upload.put_data(&target, data)?;
+                ok(())
+            }
+            Request::PutFileEnd { sha256 } => {
+                let (upload, target) = self.upload("put-file-end")?;
+                upload.put_file_end(&target, &sha256)?;
+                ok(())
+            }
+            Request::PlaceFiles => {
+                self.session_in("place-files", &[SessionPhase::Registered])?;
+                let target = Arc::clone(&self.target);
+                // No upload yet is an empty one, which place refuses.
+                self.upload
+                    .get_or_insert_with(Upload::default)
+                    .place(&target)?;
+                ok(())
+            }
+            Request::RestoreEnd => {
+                self.upload = None;
+                let Some(s) = self.session.take() else {
+                    return Err(Error::new(
+                        codes::ERROR_INVALID_PARAMETER,
+                        format!("{name}: no restore session on this binding to end"),
+                    ));
+                };
+                self.target.end_session(s.id, "restore-end");
+                ok(())
+            }
+            Request::BackupPrepare { backup_type, .. } => {
+                self.refuse_second_session()?;
+                let prepared = self.target.begin_backup(backup_type)?;
+                self.backup = Some(BackupSession::new(prepared.session));
+                ok(prepared)
+            }
+            Request::GetDatabaseNames => {
+                let target = Arc::clone(&self.target);
+                ok(self
+                    .backup_session("get-database-names")?
+                    .database_names(&target)?)
+            }
+            Request::GetBackupLogs => {
+                let target = Arc::clone(&self.target);
+                ok(self
+                    .backup_session("get-backup-logs")?
+                    .backup_logs(&target)?)
+            }
+            Request::OpenFile {
+                name: file,
+                read_hint_size,
+            } => {
+                let target = Arc::clone(&self.target);
+                ok(self
+                    .backup_session("open-file")?
+                    .open_file(&target, &file, read_hint_size)?)
+            }
+            Request::Read { max_bytes } => {
+                let target = Arc::clone(&self.target);
+                ok(self.backup_session("read")?.read(&target, max_bytes)?)
+            }
+            Request::CloseFile => {
+                let target = Arc::clone(&self.target);
+                self.backup_session("close-file")?.close_file(&target)?;
+                ok(())
+            }
+            Request::TruncateLogs => {
+                let target = Arc::clone(&self.target);
+                self.backup_session("truncate-logs")?
+                    .truncate_logs(&target)?;
+                ok(())
+            }
+            Request::BackupEnd => {
+                self.backup_session("backup-end")?;
+                self.end_backup("backup-end");
+                ok(())
+            }
+        }
+    }
+
+    /// The session's upload, for `op`, and the target.
+    fn upload(&mut self, op: &str) -> Result<(&mut Upload, Arc<Target>), Error> {
+        self.uploading(op)?;
+        let target = Arc::clone(&self.target);
+        Ok((self.upload.get_or_insert_with(Upload::default), target))
+    }
+
+    /// Uploads belong to a prepared, unrestricted restore session.
+    fn uploading(&self, op: &str) -> Result<(), Error> {
+        let s = self.session_in(op, &[SessionPhase::Prepared])?;
+        if s.restricted {
+            return Err(Error::new(
+                codes::HR_MISSING_EXPIRY_TOKEN,
+                format!(
+                    "{}: restore session {} was prepared without an expiry token: {op} needs one",
+                    self.target.name(),
+                    s.id
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// One session per binding, restore or backup.
+    fn refuse_second_session(&self) -> Result<(), Error> {
+        let id = self
+            .session
+            .map(|s| s.id)
+            .or(self.backup.as_ref().map(|b| b.id));
+        match id {
+            Some(id) => Err(Error::new(
+                codes::ERROR_INVALID_PARAMETER,
+                format!(
+                    "{}: this binding already carries session {id}",
+                    self.target.name()
+                ),
+            )),
+            None => Ok(()),
+        }
+    }
+
+    /// The binding's backup session.
+    fn backup_session(&mut self, op: &str) -> Result<&mut BackupSession, Error> {
+        let name = self.target.name().to_string();
+        self.backup.as_mut().ok_or_else(|| {
+            Error::new(
+                codes::ERROR_INVALID_PARAMETER,
+                format!("{name}: {op} needs a backup session: backup-prepare first"),
+            )
+        })
+    }
+
+    fn end_backup(&mut self, why: &str) {
+        if let Some(b) = self.backup.take() {
+            tracing::info!(target = %self.target.name(), session = b.id, "{why}: backup session ended");
+        }
+    }
+
+    /// The binding's session, if it is in one of `phases`.
+    fn session_in(&self, op: &str, phases: &[SessionPhase]) -> Result<ServerSession, Error> {
+        let name = self.target.name();
+        let s = self.session.ok_or_else(|| {
+            Error::new(
+                codes::ERROR_INVALID_PARAMETER,
+                format!("{name}: {op} needs a restore session: prepare first"),
+            )
+        })?;
+        if !phases.contains(&s.phase) {
+            return Err(Error::new(
+                codes::ERROR_INVALID_PARAMETER,
+                format!(
+                    "{name}: restore session {} is {:?}; {op} is not allowed",
+                    s.id, s.phase
+                ),
+            ));
+        }
+        Ok(s)
+    }
+
+    fn set_phase(&mut self, phase: SessionPhase) {
+        if let Some(s) = &mut self.session {
+            s.phase = phase;
+        }
+    }
+}
+
+impl Drop for ServerConnection {
+    /// A binding that closes without restore-end or backup-end has its session
+    /// ended here (an open backup file is closed with it).
+    fn drop(&mut self) {
+        self.upload = None;
+        if let Some(s) = self.session.take() {
+            self.target
+                .end_session(s.id, "binding closed without restore-end");
+        }
+        self.end_backup("binding closed without backup-end");
+    }
+}

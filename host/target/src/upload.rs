@@ -1,0 +1,214 @@
+//! Files a client sends for a restore (put-file, put-data, put-file-end,
+//! place-files; docs/protocol.md): each is written beside its destination
+//! under a staging name and checked (size, SHA-256); after register,
+//! place-files renames them into place. Staged files that were never placed
+//! are removed when the upload is dropped (restore-end, or the binding closed).
+
+use std::fs::{self, File};
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use dsrestore_protocol::Error;
+use dsrestore_protocol::{bft, codes};
+use dsrestore_set_format::is_plain_name;
+
+use super::{files, Target};
+use dsrestore_workflow::staging::{staging_path, Plan};
+use dsrestore_workflow::writeback::EarlyWriteback;
+use dsrestore_workflow::Sha256Thread;
+
+/// The files of one restore session's upload.
+#[derive(Default)]
+pub(super) struct Upload {
+    /// (staging path, destination) of every finished file.
+    staged: Vec<(PathBuf, PathBuf)>,
+    open: Option<OpenUpload>,
+}
+
+struct OpenUpload {
+    file: File,
+    hasher: Sha256Thread,
+    staging: PathBuf,
+    destination: PathBuf,
+    size: u64,
+    written: u64,
+    writeback: EarlyWriteback,
+}
+
+impl Upload {
+    pub fn put_file(
+        &mut self,
+        target: &Target,
+        kind: u8,
+        name: &str,
+        size: u64,
+    ) -> Result<(), Error> {
+        let tname = target.name();
+        if let Some(open) = &self.open {
+            return Err(Error::new(
+                codes::ERROR_INVALID_PARAMETER,
+                format!(
+                    "{tname}: {} is still open: put-file-end it first",
+                    open.destination.display()
+                ),
+            ));
+        }
+        let plain = is_plain_name(name);
+        let layout = target.layout();
+        let destination = match kind {
+            bft::NTDS_DATABASE if plain => layout.database_file(),
+            bft::LOG if plain && files::log_generation(name).is_some() => layout.log_dir().join(name),
+            bft::CHECKPOINT_DIR if name == files::CHECKPOINT => layout.checkpoint_dir().join(name),
+            _ => {
+                return Err(Error::new(
+                    codes::ERROR_INVALID_PARAMETER,
+                    format!("{tname}: put-file of {name:?} with kind {kind:#04x}: expected the database, a log edbXXXXX.log or the checkpoint {}", files::CHECKPOINT),
+                ))
+            }
+        };
+        if self.staged.iter().any(|(_, d)| *d == destination) {
+            return Err(Error::new(
+                codes::ERROR_INVALID_PARAMETER,
+                format!("{tname}: {} was already sent", destination.display()),
+            ));
+        }
+        let staging = staging_path(&destination);
+        let file = File::create(&staging)
+            .map_err(|e| target.io_failure(&format!("creating {}", staging.display()), e))?;
+        self.open = Some(OpenUpload {
+            file,
+            hasher: Sha256Thread::spawn(),
+            staging,
+            destination,
+            size,
+            written: 0,
+            writeback: EarlyWriteback::default(),
+        });
+        Ok(())
+    }
+
+    pub fn put_data(&mut self, target: &Target, data: Vec<u8>) -> Result<(), Error> {
+        let open = self.open.as_mut().ok_or_else(|| {
+            Error::new(
+                codes::HR_INVALID_HANDLE,
+                format!("{}: put-data without put-file", target.name()),
+            )
+        })?;
+        if open.written + data.len() as u64 > open.size {
+            return Err(Error::new(
+                codes::ERROR_INVALID_PARAMETER,
+                format!(
+                    "{}: {} is announced as {} bytes; this data goes past that",
+                    target.name(),
+                    open.destination.display(),
+                    open.size
+                ),
+            ));
+        }
+        // Hashed on its own thread while this chunk is written and the next
+        // one travels: the client waits for each reply.
+        let data = Arc::new(data);
+        open.hasher.send(Arc::clone(&data));
+        open.file
+            .write_all(&data)
+            .map_err(|e| target.io_failure(&format!("writing {}", open.staging.display()), e))?;
+        open.writeback.wrote(&open.file, data.len() as u64);
+        open.written += data.len() as u64;
+        Ok(())
+    }
+
+    pub fn put_file_end(&mut self, target: &Target, sha256: &str) -> Result<(), Error> {
+        let open = self.open.take().ok_or_else(|| {
+            Error::new(
+                codes::HR_INVALID_HANDLE,
+                format!("{}: put-file-end without put-file", target.name()),
+            )
+        })?;
+        let problem = match open.hasher.finish_hex() {
+            Err(e) => Some((e.code, e.message)),
+            Ok(_) if open.written != open.size => Some((
+                codes::HR_INVALID_BACKUP,
+                format!(
+                    "{} bytes arrived, {} were announced",
+                    open.written, open.size
+                ),
+            )),
+            Ok(actual) if !actual.eq_ignore_ascii_case(sha256) => Some((
+                codes::HR_INVALID_BACKUP,
+                format!("SHA-256 {actual} does not match the client's {sha256}"),
+            )),
+            Ok(_) => None,
+        };
+        if let Some((code, problem)) = problem {
+            let _ = fs::remove_file(&open.staging);
+            return Err(Error::new(
+                code,
+                format!(
+                    "{}: {}: {problem}",
+                    target.name(),
+                    open.destination.display()
+                ),
+            ));
+        }
+        open.file
+            .sync_all()
+            .map_err(|e| target.io_failure(&format!("syncing {}", open.staging.display()), e))?;
+        self.staged.push((open.staging, open.destination));
+        Ok(())
+    }
+
+    /// After register: empty the locations of restore artifacts, rename the
+    /// staged files into place, fsync the directories (as a local restore
+    /// does: [`Plan::place`]).
+    pub fn place(&mut self, target: &Target) -> Result<(), Error> {
+        if let Some(open) = &self.open {
+            return Err(Error::new(
+                codes::ERROR_INVALID_PARAMETER,
+                format!(
+                    "{}: {} is still open",
+                    target.name(),
+                    open.destination.display()
+                ),
+            ));
+        }
+        // Nothing staged: emptying the locations would delete the target's
+        // files and put nothing in their place.
+        if self.staged.is_empty() {
+            return Err(Error::new(
+                codes::ERROR_INVALID_PARAMETER,
+                format!(
+                    "{}: place-files: no file was sent with put-file in this session",
+                    target.name()
+                ),
+            ));
+        }
+        // Once placing starts the staged files are the target's: a failure
+        // leaves them for the blocked target to show, not for Drop to remove.
+        let destinations = std::mem::take(&mut self.staged)
+            .into_iter()
+            .map(|(_, destination)| destination)
+            .collect();
+        let layout = target.layout();
+        Plan::with_destinations(
+            &layout.database_file(),
+            &layout.log_dir(),
+            &layout.checkpoint_dir(),
+            destinations,
+        )
+        .place()
+        .map_err(|e| Error::new(e.code, format!("{}: {}", target.name(), e.message)))
+    }
+}
+
+impl Drop for Upload {
+    fn drop(&mut self) {
+        let open = self.open.take().map(|o| o.staging);
+        for staging in open
+            .into_iter()
+            .chain(self.staged.drain(..).map(|(s, _)| s))
+        {
+            let _ = fs::remove_file(staging);
+        }
+    }
+}

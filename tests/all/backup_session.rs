@@ -1,0 +1,234 @@
+//! The backup family through the sandbox: DsBackupPrepare, the name lists,
+//! streamed reads, truncation, and the documented codes for misuse.
+
+
+use crate::common::{runtime, Fixture, CATCHUP};
+use dsrestore_host::target::ExpiryToken;
+use dsrestore_host::{codes, BackupSession, BackupType, Bft, Runtime};
+
+const CHUNK: u32 = 64 << 10;
+
+fn prepare(rt: &Runtime, fx: &Fixture) -> (BackupSession, Vec<u8>) {
+    rt.prepare_backup(&fx.server, 0, BackupType::Full).unwrap()
+}
+
+/// Reads the whole named file through the session, chunk by chunk.
+fn read_whole(session: &mut BackupSession, name: &str) -> Vec<u8> {
+    let size = session.open_file(name, CHUNK).unwrap();
+    let mut bytes = Vec::new();
+    loop {
+        match session.read(CHUNK) {
+            Ok(chunk) => {
+                assert!(!chunk.is_empty() && chunk.len() <= CHUNK as usize);
+                bytes.extend_from_slice(&chunk);
+            }
+            Err(e) if e.code == codes::ERROR_HANDLE_EOF => break,
+            Err(e) => panic!("read {name}: {e}"),
+        }
+    }
+    session.close_file().unwrap();
+    assert_eq!(bytes.len() as u64, size, "{name}");
+    bytes
+}
+
+#[test]
+fn full_backup_reads_database_checkpoint_and_logs_byte_identically() {
+    let fx = Fixture::online_with_data(3 << 20);
+    let rt = runtime();
+    let (mut session, token) = prepare(&rt, &fx);
+
+    let names = session.database_names().unwrap();
+    let kinds: Vec<Bft> = names.iter().map(|n| n.kind).collect();
+    assert_eq!(kinds, [Bft::NtdsDatabase, Bft::CheckpointDir]);
+    let logs = session.backup_logs().unwrap();
+    let log_names: Vec<String> = logs
+        .iter()
+        .map(|l| {
+            std::path::Path::new(&l.path)
+                .file_name()
+                .unwrap()
+                .to_string_lossy()
+                .into_owned()
+        })
+        .collect();
+    assert_eq!(
+        log_names,
+        [
+            "edb00010.log",
+            "edb00011.log",
+            "edb00012.log",
+            "edb00013.log"
+        ]
+    );
+    assert!(logs.iter().all(|l| l.kind == Bft::Log));
+
+    for entry in names.iter().chain(&logs) {
+        let through_sandbox = read_whole(&mut session, &entry.path);
+        assert_eq!(
+            through_sandbox,
+            std::fs::read(&entry.path).unwrap(),
+            "{}",
+            entry.path
+        );
+    }
+    assert_eq!(session.end().unwrap().leaked_bindings, 0);
+
+    let token = ExpiryToken::decode(&token).unwrap();
+    assert_eq!(token.server, "dc1");
+    assert_eq!(token.expires_at - token.issued_at, 180 * 86_400);
+    assert_eq!(rt.stats().bindings_open(), 0);
+}
+
+#[test]
+fn the_backup_token_prepares_a_restore_on_a_fresh_target() {
+    let source = Fixture::online_with_data(1 << 20);
+    let rt = runtime();
+    let (session, token) = prepare(&rt, &source);
+    session.end().unwrap();
+    let fresh = Fixture::offline();
+    let mut restore = rt.prepare(&fresh.server, CATCHUP, Some(&token)).unwrap();
+    restore.register(&fresh.registration()).unwrap();
+    restore.register_complete(codes::S_OK).unwrap();
+    restore.end().unwrap();
+}
+
+#[test]
+fn backup_of_an_offline_target_is_hr_could_not_connect() {
+    let fx = Fixture::offline();
+    let err = runtime()
+        .prepare_backup(&fx.server, 0, BackupType::Full)
+        .err()
+        .unwrap();
+    assert_eq!(err.code, codes::HR_COULD_NOT_CONNECT, "{err}");
+    assert!(err.message.contains("not running"), "{err}");
+}
+
+#[test]
+fn incremental_is_invalid_parameter_and_logs_only_is_not_supported() {
+    let fx = Fixture::online_with_data(1 << 16);
+    let rt = runtime();
+    let err = rt
+        .prepare_backup(&fx.server, 0, BackupType::Incremental)
+        .err()
+        .unwrap();
+    assert_eq!(err.code, codes::ERROR_INVALID_PARAMETER, "{err}");
+    let err = rt
+        .prepare_backup(&fx.server, 0, BackupType::LogsOnly)
+        .err()
+        .unwrap();
+    assert_eq!(err.code, codes::ERROR_NOT_SUPPORTED, "{err}");
+    assert_eq!(rt.stats().bindings_opened, 0, "refused before any binding");
+}
+
+#[test]
+fn transfer_sizes_that_break_the_rules_are_invalid_parameter() {
+    let fx = Fixture::online_with_data(1 << 16);
+    let rt = runtime();
+    let (mut session, _) = prepare(&rt, &fx);
+    let database = session.database_names().unwrap()[0].path.clone();
+    for hint in [0, 8_192, 16_384, 24_577, 30_000] {
+        let err = session.open_file(&database, hint).unwrap_err();
+        assert_eq!(
+            err.code,
+            codes::ERROR_INVALID_PARAMETER,
+            "hint {hint}: {err}"
+        );
+    }
+    session.open_file(&database, 24_576).unwrap();
+    for max in [0, 8_192, 24_575, 40_000] {
+        let err = session.read(max).unwrap_err();
+        assert_eq!(err.code, codes::ERROR_INVALID_PARAMETER, "max {max}: {err}");
+    }
+    assert_eq!(session.read(32_768).unwrap().len(), 32_768);
+    session.end().unwrap();
+}
+
+#[test]
+fn a_second_open_file_is_hr_already_open() {
+    let fx = Fixture::online_with_data(1 << 16);
+    let rt = runtime();
+    let (mut session, _) = prepare(&rt, &fx);
+    let names = session.database_names().unwrap();
+    session.open_file(&names[0].path, CHUNK).unwrap();
+    let err = session.open_file(&names[1].path, CHUNK).unwrap_err();
+    assert_eq!(err.code, codes::HR_ALREADY_OPEN, "{err}");
+    assert!(err.message.contains("ntds.dit"), "{err}");
+    session.end().unwrap();
+}
+
+#[test]
+fn read_or_close_without_an_open_file_is_hr_invalid_handle() {
+    let fx = Fixture::online_with_data(1 << 16);
+    let rt = runtime();
+    let (mut session, _) = prepare(&rt, &fx);
+    assert_eq!(
+        session.read(CHUNK).unwrap_err().code,
+        codes::HR_INVALID_HANDLE
+    );
+    assert_eq!(
+        session.close_file().unwrap_err().code,
+        codes::HR_INVALID_HANDLE
+    );
+    let database = session.database_names().unwrap()[0].path.clone();
+    read_whole(&mut session, &database);
+    let err = session.read(CHUNK).unwrap_err();
+    assert_eq!(
+        err.code,
+        codes::HR_INVALID_HANDLE,
+        "read after close: {err}"
+    );
+    session.end().unwrap();
+}
+
+#[test]
+fn a_name_the_target_did_not_list_is_invalid_parameter() {
+    let fx = Fixture::online_with_data(1 << 16);
+    let rt = runtime();
+    let (mut session, _) = prepare(&rt, &fx);
+    let state = fx.target.layout().state_dir().join("target.json");
+    for name in ["/etc/passwd", state.to_str().unwrap()] {
+        let err = session.open_file(name, CHUNK).unwrap_err();
+        assert_eq!(err.code, codes::ERROR_INVALID_PARAMETER, "{name}: {err}");
+    }
+    session.end().unwrap();
+}
+
+#[test]
+fn truncate_logs_deletes_the_logs_the_backup_read() {
+    let fx = Fixture::online_with_data(1 << 16);
+    let rt = runtime();
+    let (mut session, _) = prepare(&rt, &fx);
+    let err = session.truncate_logs().unwrap_err();
+    assert_eq!(
+        err.code,
+        codes::ERROR_INVALID_PARAMETER,
+        "before get-backup-logs: {err}"
+    );
+    let logs = session.backup_logs().unwrap();
+    // Read all but the last log.
+    for log in &logs[..logs.len() - 1] {
+        read_whole(&mut session, &log.path);
+    }
+    session.truncate_logs().unwrap();
+    session.end().unwrap();
+
+    let left: Vec<bool> = logs
+        .iter()
+        .map(|l| std::path::Path::new(&l.path).exists())
+        .collect();
+    assert_eq!(left, [false, false, false, true]);
+    assert!(fx.target.layout().database_file().exists());
+}
+
+#[test]
+fn dropping_a_backup_session_closes_its_binding_and_open_file() {
+    let fx = Fixture::online_with_data(1 << 16);
+    let rt = runtime();
+    let (mut session, _) = prepare(&rt, &fx);
+    let database = session.database_names().unwrap()[0].path.clone();
+    session.open_file(&database, CHUNK).unwrap();
+    assert_eq!(rt.stats().bindings_open(), 1);
+    drop(session);
+    let stats = rt.stats();
+    assert_eq!((stats.bindings_open(), stats.bindings_leaked), (0, 0));
+}

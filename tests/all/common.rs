@@ -1,0 +1,96 @@
+//! Helpers shared by the behaviour tests: a real target in a temporary
+//! directory, its server name, tokens and registrations.
+
+
+use std::sync::Arc;
+
+use dsrestore_host::target::ExpiryToken;
+use dsrestore_host::{
+    Config, InitOptions, Registration, RestoreFlags, RestoreMapEntry, Runtime, Target,
+};
+
+/// A target in a temporary directory, removed when dropped.
+pub struct Fixture {
+    pub dir: tempfile::TempDir,
+    pub target: Arc<Target>,
+    pub server: String,
+}
+
+impl Fixture {
+    /// An offline target (restore mode), ready for a restore.
+    pub fn offline() -> Fixture {
+        Fixture::with(InitOptions::default())
+    }
+
+    pub fn with(options: InitOptions) -> Fixture {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let root = dir.path().join("dc1");
+        let target = Target::init(&root, options).expect("target init");
+        let server = format!("local:{}", target.layout().root().display());
+        Fixture {
+            dir,
+            target,
+            server,
+        }
+    }
+
+    /// An online target with a database of `database_bytes`, a checkpoint and
+    /// logs 0x10..=0x13.
+    pub fn online_with_data(database_bytes: u64) -> Fixture {
+        let fx = Fixture::with(InitOptions {
+            online: true,
+            ..Default::default()
+        });
+        dsrestore_host::target::sample::populate(
+            fx.target.layout(),
+            database_bytes,
+            0x10..=0x13,
+            7,
+        )
+        .expect("sample data");
+        fx
+    }
+
+    /// A valid expiry token issued by this target.
+    pub fn token(&self) -> Vec<u8> {
+        self.target.issue_expiry_token()
+    }
+
+    /// A registration naming the target's own locations.
+    pub fn registration(&self) -> Registration {
+        let layout = self.target.layout();
+        let s = |p: std::path::PathBuf| p.to_string_lossy().into_owned();
+        Registration {
+            checkpoint_file_path: s(layout.checkpoint_dir()),
+            log_path: s(layout.log_dir()),
+            restore_map: vec![RestoreMapEntry {
+                database_name: "C:\\Windows\\NTDS\\ntds.dit".into(),
+                new_database_name: s(layout.database_file()),
+            }],
+            backup_log_path: s(layout.log_dir()),
+            gen_low: 0x10,
+            gen_high: 0x14,
+        }
+    }
+}
+
+/// A runtime with the default configuration (embedded transport).
+pub fn runtime() -> Runtime {
+    Runtime::new(Config::default()).expect("runtime")
+}
+
+/// A token that expired a day ago.
+pub fn expired_token() -> Vec<u8> {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    ExpiryToken {
+        issued_at: now - 200 * 86_400,
+        expires_at: now - 86_400,
+        server: "dc1".into(),
+    }
+    .encode()
+}
+
+pub const CATCHUP: RestoreFlags = RestoreFlags::CATCHUP;

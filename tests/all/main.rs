@@ -1,0 +1,15 @@
+//! The behaviour tests of the guest and the host, in one test binary (as
+//! wasmtime's `tests/all`): the guest is compiled once for the whole process
+//! (the engine caches it), not once per file.
+
+mod common;
+
+mod backup_session;
+mod component_contract;
+mod handles;
+mod hostile_server;
+mod restore_session;
+mod round_trip;
+mod scenario_table;
+mod trap_isolation;
+mod upload;

@@ -1,0 +1,265 @@
+//! The target's side of a restore's file upload (put-file, put-data,
+//! put-file-end, place-files), driven with protocol messages: what a target
+//! on another machine receives through the agent.
+
+
+use crate::common::Fixture;
+use dsrestore_host::codes;
+use dsrestore_host::target::ServerConnection;
+use dsrestore_protocol::{bft, decode, encode, Reply, Request};
+use sha2::{Digest, Sha256};
+
+fn send(conn: &mut ServerConnection, request: &Request) -> Result<(), u32> {
+    match decode::<Reply<serde_json::Value>>(&conn.handle(&encode(request))).unwrap() {
+        Reply::Ok(_) => Ok(()),
+        Reply::Err(e) => Err(e.code),
+    }
+}
+
+fn prepared(fx: &Fixture) -> ServerConnection {
+    let mut conn = fx.target.connect("test");
+    send(
+        &mut conn,
+        &Request::Hello {
+            versions: vec![1],
+            client: "t".into(),
+        },
+    )
+    .unwrap();
+    send(
+        &mut conn,
+        &Request::RestorePrepare {
+            flags: 4,
+            expiry_token: Some(fx.token()),
+        },
+    )
+    .unwrap();
+    conn
+}
+
+fn put(
+    conn: &mut ServerConnection,
+    kind: u8,
+    name: &str,
+    data: &[u8],
+    sha256: &str,
+) -> Result<(), u32> {
+    send(
+        conn,
+        &Request::PutFile {
+            kind,
+            name: name.into(),
+            size: data.len() as u64,
+        },
+    )?;
+    for chunk in data.chunks(1000) {
+        send(
+            conn,
+            &Request::PutData {
+                data: chunk.to_vec(),
+            },
+        )?;
+    }
+    send(
+        conn,
+        &Request::PutFileEnd {
+            sha256: sha256.into(),
+        },
+    )
+}
+
+fn sha(data: &[u8]) -> String {
+    hex::encode(Sha256::digest(data))
+}
+
+fn staged_files(fx: &Fixture) -> Vec<String> {
+    let layout = fx.target.layout();
+    [layout.database_dir(), layout.log_dir()]
+        .iter()
+        .flat_map(|d| std::fs::read_dir(d).unwrap())
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".dsrestore-staging"))
+        .collect()
+}
+
+#[test]
+fn uploaded_files_are_placed_only_after_register() {
+    let fx = Fixture::offline();
+    let mut conn = prepared(&fx);
+    let database = vec![7u8; 5000];
+    let log = vec![9u8; 3000];
+    put(
+        &mut conn,
+        bft::NTDS_DATABASE,
+        "ntds.dit",
+        &database,
+        &sha(&database),
+    )
+    .unwrap();
+    put(&mut conn, bft::LOG, "edb00010.log", &log, &sha(&log)).unwrap();
+    assert!(
+        !fx.target.layout().database_file().exists(),
+        "nothing in place before register"
+    );
+    assert_eq!(
+        send(&mut conn, &Request::PlaceFiles),
+        Err(codes::ERROR_INVALID_PARAMETER),
+        "place before register"
+    );
+
+    let mut registration = fx.registration();
+    registration.gen_low = 0x10;
+    registration.gen_high = 0x10;
+    send(&mut conn, &Request::Register(to_wire(registration))).unwrap();
+    send(&mut conn, &Request::PlaceFiles).unwrap();
+    assert_eq!(
+        std::fs::read(fx.target.layout().database_file()).unwrap(),
+        database
+    );
+    assert_eq!(
+        std::fs::read(fx.target.layout().log_dir().join("edb00010.log")).unwrap(),
+        log
+    );
+    assert!(staged_files(&fx).is_empty());
+}
+
+#[test]
+fn a_wrong_checksum_or_size_is_hr_invalid_backup_and_leaves_nothing() {
+    let fx = Fixture::offline();
+    let mut conn = prepared(&fx);
+    let data = vec![1u8; 2000];
+    assert_eq!(
+        put(
+            &mut conn,
+            bft::NTDS_DATABASE,
+            "ntds.dit",
+            &data,
+            &sha(b"other")
+        ),
+        Err(codes::HR_INVALID_BACKUP)
+    );
+    assert!(staged_files(&fx).is_empty());
+    send(
+        &mut conn,
+        &Request::PutFile {
+            kind: bft::LOG,
+            name: "edb00010.log".into(),
+            size: 10,
+        },
+    )
+    .unwrap();
+    assert_eq!(
+        send(&mut conn, &Request::PutData { data: vec![0; 11] }),
+        Err(codes::ERROR_INVALID_PARAMETER)
+    );
+    assert_eq!(
+        send(&mut conn, &Request::PutFileEnd { sha256: sha(b"") }),
+        Err(codes::HR_INVALID_BACKUP)
+    );
+    assert!(staged_files(&fx).is_empty());
+}
+
+#[test]
+fn bad_names_restricted_sessions_and_ending_without_place() {
+    let fx = Fixture::offline();
+    let mut conn = prepared(&fx);
+    for (kind, name) in [
+        (bft::LOG, "../escape.log"),
+        (bft::LOG, "notalog"),
+        (bft::CHECKPOINT_DIR, "x.chk"),
+        (bft::UNKNOWN, "f"),
+    ] {
+        assert_eq!(
+            send(
+                &mut conn,
+                &Request::PutFile {
+                    kind,
+                    name: name.into(),
+                    size: 1
+                }
+            ),
+            Err(codes::ERROR_INVALID_PARAMETER),
+            "{name}"
+        );
+    }
+    assert_eq!(
+        send(&mut conn, &Request::PutData { data: vec![1] }),
+        Err(codes::HR_INVALID_HANDLE)
+    );
+    put(
+        &mut conn,
+        bft::CHECKPOINT_DIR,
+        "edb.chk",
+        b"chk",
+        &sha(b"chk"),
+    )
+    .unwrap();
+    assert_eq!(staged_files(&fx).len(), 1);
+    // The session ends without place-files: the staged file goes.
+    send(&mut conn, &Request::RestoreEnd).unwrap();
+    assert!(staged_files(&fx).is_empty());
+    assert!(!fx.target.layout().checkpoint_dir().join("edb.chk").exists());
+
+    let mut restricted = fx.target.connect("test");
+    send(
+        &mut restricted,
+        &Request::Hello {
+            versions: vec![1],
+            client: "t".into(),
+        },
+    )
+    .unwrap();
+    send(
+        &mut restricted,
+        &Request::RestorePrepare {
+            flags: 4,
+            expiry_token: None,
+        },
+    )
+    .unwrap();
+    assert_eq!(
+        send(
+            &mut restricted,
+            &Request::PutFile {
+                kind: bft::NTDS_DATABASE,
+                name: "ntds.dit".into(),
+                size: 1
+            }
+        ),
+        Err(codes::HR_MISSING_EXPIRY_TOKEN)
+    );
+}
+
+fn to_wire(r: dsrestore_host::Registration) -> dsrestore_protocol::Registration {
+    dsrestore_protocol::Registration {
+        checkpoint_file_path: r.checkpoint_file_path,
+        log_path: r.log_path,
+        restore_map: r
+            .restore_map
+            .into_iter()
+            .map(|m| dsrestore_protocol::RestoreMapEntry {
+                database_name: m.database_name,
+                new_database_name: m.new_database_name,
+            })
+            .collect(),
+        backup_log_path: r.backup_log_path,
+        gen_low: r.gen_low,
+        gen_high: r.gen_high,
+    }
+}
+
+#[test]
+fn place_files_without_any_file_sent_deletes_nothing() {
+    let fx = Fixture::online_with_data(1 << 20);
+    fx.target.set_online(false).unwrap();
+    let mut conn = prepared(&fx);
+    send(&mut conn, &Request::Register(to_wire(fx.registration()))).unwrap();
+    assert_eq!(
+        send(&mut conn, &Request::PlaceFiles),
+        Err(codes::ERROR_INVALID_PARAMETER)
+    );
+    assert!(
+        fx.target.layout().database_file().exists(),
+        "the database is still there"
+    );
+}
