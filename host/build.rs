@@ -11,7 +11,9 @@ use dsrestore_guest_build::{build, Guest};
 fn main() {
     let manifest_dir =
         PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
-    let workspace = manifest_dir.parent().expect("host/ lives inside the workspace");
+    let workspace = manifest_dir
+        .parent()
+        .expect("host/ lives inside the workspace");
     let built = build(
         workspace,
         &[Guest {

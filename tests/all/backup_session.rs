@@ -1,7 +1,6 @@
 //! The backup family through the sandbox: DsBackupPrepare, the name lists,
 //! streamed reads, truncation, and the documented codes for misuse.
 
-
 use crate::common::{runtime, Fixture, CATCHUP};
 use dsrestore_host::target::ExpiryToken;
 use dsrestore_host::{codes, BackupSession, BackupType, Bft, Runtime};

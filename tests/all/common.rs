@@ -1,7 +1,6 @@
 //! Helpers shared by the behaviour tests: a real target in a temporary
 //! directory, its server name, tokens and registrations.
 
-
 use std::sync::Arc;
 
 use dsrestore_host::target::ExpiryToken;

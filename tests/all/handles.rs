@@ -1,7 +1,6 @@
 //! Numeric restore-context handles: stale, ended, foreign and never-issued
 //! handles are ERROR_INVALID_PARAMETER, and no neighbour session notices.
 
-
 use crate::common::{runtime, Fixture, CATCHUP};
 use dsrestore_host::codes;
 use dsrestore_host::Runtime;

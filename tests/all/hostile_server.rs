@@ -1,7 +1,6 @@
 //! Servers that misbehave, and the host's limits: every failure is an error
 //! value with its code, and no binding is left open.
 
-
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 

@@ -1,6 +1,5 @@
 //! A restore session end to end against the embedded target.
 
-
 use crate::common::{runtime, Fixture, CATCHUP};
 use dsrestore_host::codes;
 use dsrestore_host::target::RecordState;

@@ -1,7 +1,6 @@
 //! Backup through the guest into a set on disk, restore through the guest into
 //! a fresh target: byte-identical; corrupted sets are refused before register.
 
-
 use std::fs;
 use std::path::{Path, PathBuf};
 

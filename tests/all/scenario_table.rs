@@ -2,7 +2,6 @@
 //! Rust host's handle API. The Python suite (bindings/python) runs the same
 //! table and expects the same codes.
 
-
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Instant;

@@ -1,9 +1,8 @@
 //! A guest that traps (panics, or runs away) kills only its own session.
 
-
 use crate::common::{runtime, Fixture, CATCHUP};
-use dsrestore_test_artifacts::TRAPPING_GUEST_PATH;
 use dsrestore_host::{codes, Config, Limits, Runtime};
+use dsrestore_test_artifacts::TRAPPING_GUEST_PATH;
 use std::time::Duration;
 
 fn trapping_runtime(limits: Limits) -> Runtime {

@@ -2,7 +2,6 @@
 //! put-file-end, place-files), driven with protocol messages: what a target
 //! on another machine receives through the agent.
 
-
 use crate::common::Fixture;
 use dsrestore_host::codes;
 use dsrestore_host::target::ServerConnection;

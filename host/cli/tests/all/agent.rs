@@ -1,12 +1,11 @@
 //! The agent over TCP on 127.0.0.1: authentication, backup and restore
 //! through it, and a restore cut short by killing it.
 
-
 use std::io::{Read, Write};
 use std::net::TcpStream;
 
-use dsrestore_host::{codes, Config, Identity, RestoreFlags, Runtime};
 use crate::support::*;
+use dsrestore_host::{codes, Config, Identity, RestoreFlags, Runtime};
 
 fn prepared_target(dir: &std::path::Path, online: bool) -> std::path::PathBuf {
     let target = dir.join("dc1");

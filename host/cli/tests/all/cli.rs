@@ -1,7 +1,6 @@
 //! The `dsrestore` command against the embedded target, run as a person or a
 //! script would.
 
-
 use std::fs;
 
 use crate::support::*;
