@@ -14,7 +14,7 @@ use dsrestore_protocol::{
     is_valid_transfer_size, BackupPrepared, ByteBuf, FileOpened, Location, Request,
 };
 
-use crate::context::bft_kind;
+use crate::context::wit;
 use crate::dsrestore::backup::types::{BackupType, DatabaseLocation, Error};
 use crate::error::{error, invalid_parameter};
 use crate::exports::dsrestore::backup::backup_client::GuestBackupContext;
@@ -117,13 +117,7 @@ impl BackupContext {
 
     fn list(&self, request: &Request) -> Result<Vec<DatabaseLocation>, Error> {
         let names: Vec<Location> = self.request(request)?;
-        Ok(names
-            .into_iter()
-            .map(|l| DatabaseLocation {
-                kind: bft_kind(l.bft),
-                path: l.path,
-            })
-            .collect())
+        Ok(names.into_iter().map(wit::location_from_wire).collect())
     }
 }
 

@@ -183,13 +183,7 @@ impl GuestRestoreContext for Context {
             &[Phase::Restricted, Phase::Prepared, Phase::Registered],
         )?;
         let locations: Vec<Location> = inner.link().request(&Request::DatabaseLocations)?;
-        Ok(locations
-            .into_iter()
-            .map(|l| DatabaseLocation {
-                kind: bft_kind(l.bft),
-                path: l.path,
-            })
-            .collect())
+        Ok(locations.into_iter().map(wit::location_from_wire).collect())
     }
 
     fn register(&self, registration: Registration) -> Result<(), Error> {
@@ -198,7 +192,7 @@ impl GuestRestoreContext for Context {
         check_registration(&registration)?;
         inner
             .link()
-            .request::<()>(&Request::Register(to_wire(registration)))?;
+            .request::<()>(&Request::Register(wit::registration_to_wire(&registration)))?;
         inner.phase = Phase::Registered;
         Ok(())
     }
@@ -278,32 +272,7 @@ fn check_registration(r: &Registration) -> Result<(), Error> {
     Ok(())
 }
 
-fn to_wire(r: Registration) -> dsrestore_protocol::Registration {
-    dsrestore_protocol::Registration {
-        checkpoint_file_path: r.checkpoint_file_path,
-        log_path: r.log_path,
-        restore_map: r
-            .restore_map
-            .into_iter()
-            .map(|e| dsrestore_protocol::RestoreMapEntry {
-                database_name: e.database_name,
-                new_database_name: e.new_database_name,
-            })
-            .collect(),
-        backup_log_path: r.backup_log_path,
-        gen_low: r.gen_low,
-        gen_high: r.gen_high,
-    }
-}
-
-/// The WIT `bft` of a BFT code.
-pub fn bft_kind(code: u8) -> Bft {
-    match code {
-        bft::LOG => Bft::Log,
-        bft::LOG_DIR => Bft::LogDir,
-        bft::CHECKPOINT_DIR => Bft::CheckpointDir,
-        bft::NTDS_DATABASE => Bft::NtdsDatabase,
-        bft::PATCH_FILE => Bft::PatchFile,
-        _ => Bft::Unknown,
-    }
+/// The protocol's types and the bindings' (`wit_conversions!`).
+pub mod wit {
+    dsrestore_protocol::wit_conversions!(crate::dsrestore::backup::types);
 }

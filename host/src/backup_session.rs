@@ -5,9 +5,9 @@ use wasmtime::component::ResourceAny;
 
 use crate::bindings::dsrestore::backup::types::DatabaseLocation;
 use crate::error::Error;
+use crate::guest_context::EndReport;
 use crate::guest_context::GuestContext;
 use crate::sandbox::Sandbox;
-use crate::session::EndReport;
 
 /// A prepared backup context and the sandbox it lives in. Like
 /// [`Session`](crate::Session), `end` consumes it and dropping it runs the

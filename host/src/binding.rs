@@ -13,8 +13,8 @@ use dsrestore_protocol::codes;
 use wasmtime::component::{Resource, ResourceTableError};
 
 use crate::bindings::dsrestore::backup::binding_transport::{Host, HostBinding};
-use crate::bindings::dsrestore::backup::types::{self, AuthIdentity};
-use crate::error::Error;
+use crate::bindings::dsrestore::backup::types::AuthIdentity;
+use crate::error::{Error, HostError};
 use crate::state::{SessionState, Shared};
 use crate::stats::Counters;
 use crate::transport::{Connection, Identity};
@@ -38,8 +38,6 @@ impl Drop for Binding {
     }
 }
 
-type GuestResult<T> = wasmtime::Result<Result<T, types::Error>>;
-
 impl Host for SessionState {}
 
 impl HostBinding for SessionState {
@@ -47,13 +45,13 @@ impl HostBinding for SessionState {
         &mut self,
         server: String,
         identity: Option<AuthIdentity>,
-    ) -> GuestResult<Resource<Binding>> {
+    ) -> Result<Resource<Binding>, HostError> {
         let result = self.open_binding(server, identity);
         self.guest_since = Instant::now();
         result
     }
 
-    fn call(&mut self, binding: Resource<Binding>, request: Vec<u8>) -> GuestResult<Vec<u8>> {
+    fn call(&mut self, binding: Resource<Binding>, request: Vec<u8>) -> Result<Vec<u8>, HostError> {
         let result = self.call_binding(binding, request);
         self.guest_since = Instant::now();
         result
@@ -71,35 +69,30 @@ impl SessionState {
         &mut self,
         server: String,
         identity: Option<AuthIdentity>,
-    ) -> GuestResult<Resource<Binding>> {
+    ) -> Result<Resource<Binding>, HostError> {
         let session = self.session;
         let limits = &self.shared.limits;
         if !self.shared.allowlist.allows(&server) {
-            return Ok(Err(Error::new(
+            Err(Error::new(
                 codes::ERROR_ACCESS_DENIED,
                 format!("session {session}: server {server:?} is not in the host's allowlist"),
-            )
-            .into()));
+            ))?;
         }
         if self.open_bindings() >= limits.max_bindings_per_session {
-            return Ok(Err(Error::new(
+            Err(Error::new(
                 codes::RPC_S_OUT_OF_RESOURCES,
                 format!(
                     "session {session}: binding to {server:?} refused: the session already has {} open bindings, the host's limit",
                     limits.max_bindings_per_session
                 ),
-            )
-            .into()));
+            ))?;
         }
         let identity = identity.map(|i| Identity {
             user: i.user,
             domain: i.domain,
             password: i.password,
         });
-        let connection = match self.shared.transport.open(&server, identity.as_ref()) {
-            Ok(connection) => connection,
-            Err(e) => return Ok(Err(e.into())),
-        };
+        let connection = self.shared.transport.open(&server, identity.as_ref())?;
         let id = self.next_binding;
         self.next_binding += 1;
         self.open_bindings.fetch_add(1, Ordering::SeqCst);
@@ -114,14 +107,14 @@ impl SessionState {
             shared: Arc::clone(&self.shared),
         };
         match self.table.push(binding) {
-            Ok(handle) => Ok(Ok(handle)),
+            Ok(handle) => Ok(handle),
             // The table's capacity is a limit like any other: an error value.
             // (The binding returned inside the error is dropped, which closes it.)
-            Err(ResourceTableError::Full) => Ok(Err(Error::new(
+            Err(ResourceTableError::Full) => Err(Error::new(
                 codes::RPC_S_OUT_OF_RESOURCES,
                 format!("session {session}: the session's resource table is full"),
             )
-            .into())),
+            .into()),
             Err(e) => Err(e.into()),
         }
     }
@@ -130,7 +123,7 @@ impl SessionState {
         &mut self,
         binding: Resource<Binding>,
         request: Vec<u8>,
-    ) -> GuestResult<Vec<u8>> {
+    ) -> Result<Vec<u8>, HostError> {
         let limits = self.shared.limits.clone();
         let session = self.session;
         let binding = self.table.get_mut(&binding)?;
@@ -141,33 +134,28 @@ impl SessionState {
             )
         };
         if request.len() > limits.max_request_bytes {
-            return Ok(Err(Error::invalid_parameter(format!(
+            Err(Error::invalid_parameter(format!(
                 "{}: request of {} bytes exceeds the host's limit of {} bytes",
                 what(),
                 request.len(),
                 limits.max_request_bytes
-            ))
-            .into()));
+            )))?;
         }
         let deadline = Instant::now() + limits.call_timeout;
-        let reply = match binding.connection.call(&request, deadline) {
-            Ok(reply) => reply,
-            Err(e) => return Ok(Err(e.into())),
-        };
+        let reply = binding.connection.call(&request, deadline)?;
         if Instant::now() > deadline {
             // The transport ignored the deadline: its late reply is discarded.
-            return Ok(Err(Error::new(
+            Err(Error::new(
                 codes::ERROR_TIMEOUT,
                 format!(
                     "{}: no reply within the host's deadline of {:?}",
                     what(),
                     limits.call_timeout
                 ),
-            )
-            .into()));
+            ))?;
         }
         if reply.len() > limits.max_response_bytes {
-            return Ok(Err(Error::new(
+            Err(Error::new(
                 codes::ERROR_INSUFFICIENT_BUFFER,
                 format!(
                     "{}: reply of {} bytes exceeds the host's limit of {} bytes",
@@ -175,9 +163,8 @@ impl SessionState {
                     reply.len(),
                     limits.max_response_bytes
                 ),
-            )
-            .into()));
+            ))?;
         }
-        Ok(Ok(reply))
+        Ok(reply)
     }
 }

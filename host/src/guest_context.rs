@@ -8,8 +8,17 @@ use crate::bindings::dsrestore::backup::types;
 use crate::bindings::Client;
 use crate::error::Error;
 use crate::sandbox::Sandbox;
-use crate::session::EndReport;
 use crate::state::SessionState;
+
+/// What ending a context reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EndReport {
+    /// The session's id.
+    pub session: u64,
+    /// Bindings the guest left open, which the host closed. The shipped guest
+    /// leaves none.
+    pub leaked_bindings: usize,
+}
 
 /// A context handle in its sandbox. Not `Copy`: the sessions that own one are
 /// consumed by `end`.

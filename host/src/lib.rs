@@ -26,6 +26,7 @@ mod error;
 mod guest_context;
 pub mod guests;
 mod handles;
+mod limiter;
 mod runtime;
 mod sandbox;
 mod session;

@@ -38,7 +38,7 @@ impl Sandbox {
     ) -> Result<Sandbox, Error> {
         let id = NEXT_SESSION.fetch_add(1, Ordering::Relaxed);
         let mut store = Store::new(engine()?, SessionState::new(id, Arc::clone(shared)));
-        store.limiter(|s| &mut s.limits);
+        store.limiter(|s| &mut s.limiter);
         // The deadline bounds each stretch of guest execution: when the epoch
         // passes it, the callback extends it by what is left of the stretch
         // that began when the guest last got control, or interrupts.
@@ -114,10 +114,8 @@ impl Sandbox {
     fn kill(&mut self, op: &str, trap: wasmtime::Error) -> Error {
         let code = match trap.downcast_ref::<Trap>() {
             Some(Trap::Interrupt) => codes::ERROR_TIMEOUT,
-            // StoreLimits with trap_on_grow_failure reports a refused growth so.
-            _ if format!("{trap:?}").contains("forcing trap when growing memory") => {
-                codes::ERROR_NOT_ENOUGH_MEMORY
-            }
+            // The limiter refused a growth: that is what trapped.
+            _ if self.store.data().limiter.refused().is_some() => codes::ERROR_NOT_ENOUGH_MEMORY,
             _ => codes::HR_ERROR,
         };
         let stderr = self.store.data().stderr_text();

@@ -4,18 +4,9 @@ use wasmtime::component::ResourceAny;
 
 use crate::bindings::dsrestore::backup::types::{Bft, DatabaseLocation, Registration};
 use crate::error::Error;
+pub use crate::guest_context::EndReport;
 use crate::guest_context::GuestContext;
 use crate::sandbox::Sandbox;
-
-/// What `end` reports.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct EndReport {
-    /// The session's id.
-    pub session: u64,
-    /// Bindings the guest left open, which the host closed. The shipped guest
-    /// leaves none.
-    pub leaked_bindings: usize,
-}
 
 /// A prepared restore context and the sandbox it lives in.
 ///

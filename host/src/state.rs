@@ -6,11 +6,12 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use wasmtime::component::ResourceTable;
-use wasmtime::{StoreLimits, StoreLimitsBuilder};
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
 use crate::config::{Allowlist, Limits};
+use crate::error::HostError;
+use crate::limiter::GuestLimiter;
 use crate::stats::Counters;
 use crate::transport::Transport;
 
@@ -32,7 +33,7 @@ pub(crate) struct Shared {
 pub(crate) struct SessionState {
     pub session: u64,
     pub table: ResourceTable,
-    pub limits: StoreLimits,
+    pub limiter: GuestLimiter,
     pub shared: Arc<Shared>,
     /// Bindings of this session that are open now; each `Binding` decrements it
     /// when dropped, whoever drops it.
@@ -54,15 +55,11 @@ impl SessionState {
         let wasi = WasiCtxBuilder::new().stderr(stderr.clone()).build();
         let mut table = ResourceTable::new();
         table.set_max_capacity(MAX_TABLE_ENTRIES);
-        let limits = StoreLimitsBuilder::new()
-            .memory_size(shared.limits.max_memory_bytes)
-            .trap_on_grow_failure(true)
-            .instances(8)
-            .build();
+        let limiter = GuestLimiter::new(shared.limits.max_memory_bytes);
         SessionState {
             session,
             table,
-            limits,
+            limiter,
             shared,
             open_bindings: Arc::new(AtomicUsize::new(0)),
             next_binding: 1,
@@ -94,5 +91,16 @@ impl WasiView for SessionState {
     }
 }
 
-/// The `types` interface has no functions; its `Host` trait is empty.
-impl crate::bindings::dsrestore::backup::types::Host for SessionState {}
+/// The `types` interface has no functions; its `Host` trait says how a host
+/// function's failure reaches the guest.
+impl crate::bindings::dsrestore::backup::types::Host for SessionState {
+    fn convert_error(
+        &mut self,
+        err: HostError,
+    ) -> wasmtime::Result<crate::bindings::dsrestore::backup::types::Error> {
+        match err {
+            HostError::Guest(e) => Ok(e.into()),
+            HostError::Trap(trap) => Err(trap),
+        }
+    }
+}

@@ -9,35 +9,24 @@ use dsrestore_workflow::{
     BackupContext, BackupReport, Client, FileDelivery, Progress, RestoreContext, RestoreReport,
 };
 
-use crate::bindings::dsrestore::backup::types::{
-    BackupType, Bft, DatabaseLocation, Registration, RestoreFlags, RestoreMapEntry,
-};
+use crate::bindings::dsrestore::backup::types::{BackupType, Bft, DatabaseLocation, RestoreFlags};
 use crate::runtime::Runtime;
 use crate::{BackupSession, Session};
+
+/// The protocol's types and the bindings' (`wit_conversions!`).
+mod wit {
+    dsrestore_protocol::wit_conversions!(crate::bindings::dsrestore::backup::types);
+}
 
 impl Bft {
     /// The BFT code of ntdsbcli's header (`0x44` for the database).
     pub fn code(self) -> u8 {
-        match self {
-            Bft::Log => bft::LOG,
-            Bft::LogDir => bft::LOG_DIR,
-            Bft::CheckpointDir => bft::CHECKPOINT_DIR,
-            Bft::NtdsDatabase => bft::NTDS_DATABASE,
-            Bft::PatchFile => bft::PATCH_FILE,
-            Bft::Unknown => bft::UNKNOWN,
-        }
+        wit::bft_code(self)
     }
 
     /// The kind of a BFT code (`Unknown` for codes the WIT does not name).
     pub fn from_code(code: u8) -> Bft {
-        match code {
-            bft::LOG => Bft::Log,
-            bft::LOG_DIR => Bft::LogDir,
-            bft::CHECKPOINT_DIR => Bft::CheckpointDir,
-            bft::NTDS_DATABASE => Bft::NtdsDatabase,
-            bft::PATCH_FILE => Bft::PatchFile,
-            _ => Bft::Unknown,
-        }
+        wit::bft_kind(code)
     }
 
     /// The WIT's name of the kind (`ntds-database`), as JSON output spells it.
@@ -47,13 +36,7 @@ impl Bft {
 }
 
 fn locations(listed: Vec<DatabaseLocation>) -> Vec<Location> {
-    listed
-        .into_iter()
-        .map(|l| Location {
-            bft: l.kind.code(),
-            path: l.path,
-        })
-        .collect()
+    listed.into_iter().map(wit::location_to_wire).collect()
 }
 
 impl RestoreContext for Session {
@@ -62,24 +45,7 @@ impl RestoreContext for Session {
     }
 
     fn register(&mut self, r: &dsrestore_protocol::Registration) -> Result<(), Error> {
-        Session::register(
-            self,
-            &Registration {
-                checkpoint_file_path: r.checkpoint_file_path.clone(),
-                log_path: r.log_path.clone(),
-                restore_map: r
-                    .restore_map
-                    .iter()
-                    .map(|m| RestoreMapEntry {
-                        database_name: m.database_name.clone(),
-                        new_database_name: m.new_database_name.clone(),
-                    })
-                    .collect(),
-                backup_log_path: r.backup_log_path.clone(),
-                gen_low: r.gen_low,
-                gen_high: r.gen_high,
-            },
-        )
+        Session::register(self, &wit::registration_from_wire(r))
     }
 
     fn register_complete(&mut self, restore_state: u32) -> Result<(), Error> {

@@ -109,7 +109,11 @@ fn uploaded_files_are_placed_only_after_register() {
     let mut registration = fx.registration();
     registration.gen_low = 0x10;
     registration.gen_high = 0x10;
-    send(&mut conn, &Request::Register(to_wire(registration))).unwrap();
+    send(
+        &mut conn,
+        &Request::Register(wit::registration_to_wire(&registration)),
+    )
+    .unwrap();
     send(&mut conn, &Request::PlaceFiles).unwrap();
     assert_eq!(
         std::fs::read(fx.target.layout().database_file()).unwrap(),
@@ -229,22 +233,9 @@ fn bad_names_restricted_sessions_and_ending_without_place() {
     );
 }
 
-fn to_wire(r: dsrestore_host::Registration) -> dsrestore_protocol::Registration {
-    dsrestore_protocol::Registration {
-        checkpoint_file_path: r.checkpoint_file_path,
-        log_path: r.log_path,
-        restore_map: r
-            .restore_map
-            .into_iter()
-            .map(|m| dsrestore_protocol::RestoreMapEntry {
-                database_name: m.database_name,
-                new_database_name: m.new_database_name,
-            })
-            .collect(),
-        backup_log_path: r.backup_log_path,
-        gen_low: r.gen_low,
-        gen_high: r.gen_high,
-    }
+/// The protocol's types and the host's (`wit_conversions!`).
+mod wit {
+    dsrestore_protocol::wit_conversions!(dsrestore_host);
 }
 
 #[test]
@@ -252,7 +243,11 @@ fn place_files_without_any_file_sent_deletes_nothing() {
     let fx = Fixture::online_with_data(1 << 20);
     fx.target.set_online(false).unwrap();
     let mut conn = prepared(&fx);
-    send(&mut conn, &Request::Register(to_wire(fx.registration()))).unwrap();
+    send(
+        &mut conn,
+        &Request::Register(wit::registration_to_wire(&fx.registration())),
+    )
+    .unwrap();
     assert_eq!(
         send(&mut conn, &Request::PlaceFiles),
         Err(codes::ERROR_INVALID_PARAMETER)

@@ -22,6 +22,7 @@ pub mod framing;
 pub mod handshake;
 pub mod messages;
 pub mod server_name;
+mod wit_conversions;
 
 pub use codec::{decode, encode, DecodeError};
 pub use error::Error;

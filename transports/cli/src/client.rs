@@ -7,7 +7,7 @@ use dsrestore_workflow::{BackupContext, Client, FileDelivery, RestoreContext};
 
 use crate::dsrestore::backup::backup_client as bc;
 use crate::dsrestore::backup::restore_client as rc;
-use crate::dsrestore::backup::types::{self, BackupType, Bft, DatabaseLocation, RestoreFlags};
+use crate::dsrestore::backup::types::{self, BackupType, DatabaseLocation, RestoreFlags};
 
 /// The guest, reached through its exports.
 pub struct Guest;
@@ -21,39 +21,16 @@ pub fn error(e: types::Error) -> Error {
     Error::new(e.code, e.message)
 }
 
-fn bft_of(kind: Bft) -> u8 {
-    use dsrestore_protocol::bft;
-    match kind {
-        Bft::Log => bft::LOG,
-        Bft::LogDir => bft::LOG_DIR,
-        Bft::CheckpointDir => bft::CHECKPOINT_DIR,
-        Bft::NtdsDatabase => bft::NTDS_DATABASE,
-        Bft::PatchFile => bft::PATCH_FILE,
-        Bft::Unknown => bft::UNKNOWN,
-    }
-}
-
-fn kind_of(code: u8) -> Bft {
-    [
-        Bft::Log,
-        Bft::LogDir,
-        Bft::CheckpointDir,
-        Bft::NtdsDatabase,
-        Bft::PatchFile,
-    ]
-    .into_iter()
-    .find(|k| bft_of(*k) == code)
-    .unwrap_or(Bft::Unknown)
+/// The protocol's types and the bindings' (`wit_conversions!`).
+mod wit {
+    dsrestore_protocol::wit_conversions!(crate::dsrestore::backup::types);
 }
 
 fn locations(listed: Result<Vec<DatabaseLocation>, types::Error>) -> Result<Vec<Location>, Error> {
     Ok(listed
         .map_err(error)?
         .into_iter()
-        .map(|l| Location {
-            bft: bft_of(l.kind),
-            path: l.path,
-        })
+        .map(wit::location_to_wire)
         .collect())
 }
 
@@ -64,21 +41,7 @@ impl RestoreContext for Restore {
 
     fn register(&mut self, r: &Registration) -> Result<(), Error> {
         self.0
-            .register(&types::Registration {
-                checkpoint_file_path: r.checkpoint_file_path.clone(),
-                log_path: r.log_path.clone(),
-                restore_map: r
-                    .restore_map
-                    .iter()
-                    .map(|m| types::RestoreMapEntry {
-                        database_name: m.database_name.clone(),
-                        new_database_name: m.new_database_name.clone(),
-                    })
-                    .collect(),
-                backup_log_path: r.backup_log_path.clone(),
-                gen_low: r.gen_low,
-                gen_high: r.gen_high,
-            })
+            .register(&wit::registration_from_wire(r))
             .map_err(error)
     }
 
@@ -87,7 +50,9 @@ impl RestoreContext for Restore {
     }
 
     fn put_file(&mut self, bft: u8, name: &str, size: u64) -> Result<(), Error> {
-        self.0.put_file(kind_of(bft), name, size).map_err(error)
+        self.0
+            .put_file(wit::bft_kind(bft), name, size)
+            .map_err(error)
     }
 
     fn put_data(&mut self, data: &[u8]) -> Result<(), Error> {
