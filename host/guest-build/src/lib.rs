@@ -21,13 +21,25 @@ pub struct Guest {
     pub stem: &'static str,
 }
 
-/// Builds `guests` (release) from the workspace at `workspace`, into
-/// `$OUT_DIR/guest-target`; returns each `.wasm` path, in order, and prints
-/// the rerun-if-changed lines for their sources.
+/// Builds `guests` (release) from the workspace at `workspace`; returns each
+/// `.wasm` path, in order, and prints the rerun-if-changed lines for their
+/// sources.
+///
+/// Every build script of the outer build uses one nested target directory,
+/// `dsrestore-guests` beside the outer build's profile directories, so the
+/// guests' dependencies compile once for all of them (and for `cargo check`
+/// and `cargo build` alike). Nested builds that run at once take turns on its
+/// lock; it is never the outer build's own directory, whose lock the outer
+/// cargo holds.
 pub fn build(workspace: &Path, guests: &[Guest]) -> Vec<PathBuf> {
     check_wasm_target();
     let out_dir = PathBuf::from(env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
-    let target_dir = out_dir.join("guest-target");
+    // OUT_DIR is <target>/<profile>/build/<package>-<hash>/out.
+    let target_dir = out_dir
+        .ancestors()
+        .nth(4)
+        .unwrap_or(&out_dir)
+        .join("dsrestore-guests");
     let cargo = env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut cmd = Command::new(cargo);
     cmd.current_dir(workspace)
