@@ -147,23 +147,50 @@ fn a_directory_without_a_target_is_hr_could_not_connect() {
 }
 
 #[test]
-fn second_restore_while_one_is_registered_is_hr_restore_in_progress() {
+fn a_second_restore_is_hr_restore_in_progress_at_prepare_until_the_first_ends() {
     let fx = Fixture::offline();
     let rt = runtime();
     let mut first = rt.prepare(&fx.server, CATCHUP, Some(&fx.token())).unwrap();
-    let mut second = rt.prepare(&fx.server, CATCHUP, Some(&fx.token())).unwrap();
-    first.register(&fx.registration()).unwrap();
-
-    let err = second.register(&fx.registration()).unwrap_err();
+    let err = rt
+        .prepare(&fx.server, CATCHUP, Some(&fx.token()))
+        .err()
+        .expect("one restore per target");
     assert_eq!(err.code, codes::HR_RESTORE_IN_PROGRESS, "{err}");
-    assert_eq!(fx.target.record().unwrap().state, RecordState::Registered);
+    // Listing the locations (no token) is not a restore: still allowed.
+    rt.prepare(&fx.server, CATCHUP, None)
+        .unwrap()
+        .end()
+        .unwrap();
+    assert_eq!(
+        fx.target.set_online(true).unwrap_err().code,
+        codes::HR_RESTORE_IN_PROGRESS
+    );
 
+    first.register(&fx.registration()).unwrap();
+    assert_eq!(fx.target.record().unwrap().state, RecordState::Registered);
     first.register_complete(codes::S_OK).unwrap();
+    first.end().unwrap();
+    let mut second = rt.prepare(&fx.server, CATCHUP, Some(&fx.token())).unwrap();
     second.register(&fx.registration()).unwrap();
     second.register_complete(codes::S_OK).unwrap();
-    first.end().unwrap();
     second.end().unwrap();
     assert_eq!(rt.stats().bindings_open(), 0);
+}
+
+#[test]
+fn record_session_ids_carry_a_random_half_so_processes_do_not_collide() {
+    // Ids are random per process in their high half: a restore registered
+    // by another process (an agent) cannot be mistaken for this one's.
+    let fx = Fixture::offline();
+    let rt = runtime();
+    let mut s = rt.prepare(&fx.server, CATCHUP, Some(&fx.token())).unwrap();
+    s.register(&fx.registration()).unwrap();
+    s.end().unwrap();
+    let id = fx.target.record().unwrap().session;
+    assert!(
+        id > u64::from(u32::MAX),
+        "session id {id:#x} has no random half"
+    );
 }
 
 #[test]

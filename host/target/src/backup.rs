@@ -12,6 +12,8 @@ use dsrestore_protocol::{is_valid_transfer_size, ByteBuf, FileOpened, Location};
 
 use dsrestore_workflow::durable;
 
+use crate::restore_lock::RestoreLock;
+
 use super::{files, Target};
 
 /// The largest chunk one read returns, whatever the client asks for.
@@ -190,6 +192,9 @@ impl BackupSession {
                 ),
             ));
         };
+        // Deleting logs while a restore of this target is open (from any
+        // process) would take files from under it.
+        let _restore_lock = RestoreLock::acquire(target.layout(), target.name(), "truncate-logs")?;
         let mut deleted = 0;
         for log in listed.iter().filter(|l| self.read_through.contains(*l)) {
             std::fs::remove_file(log)

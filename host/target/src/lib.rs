@@ -15,6 +15,7 @@ mod backup;
 pub mod files;
 mod layout;
 pub mod record;
+mod restore_lock;
 pub mod sample;
 mod server;
 mod settings;
@@ -34,6 +35,7 @@ use serde::Serialize;
 pub use backup::MAX_READ;
 pub use layout::Layout;
 pub use record::{RecordState, RestoreRecord};
+use restore_lock::RestoreLock;
 pub use server::ServerConnection;
 pub use settings::{Settings, DEFAULT_TOMBSTONE_LIFETIME_DAYS};
 pub use token::ExpiryToken;
@@ -113,6 +115,19 @@ struct Inner {
     interlock: Option<u64>,
     /// Sessions prepared and not yet ended.
     sessions: HashSet<u64>,
+    /// The restore lock of the session (of this process) that prepared a
+    /// restore with an expiry token; released when it ends.
+    restore_lock: Option<(u64, RestoreLock)>,
+}
+
+/// The first session id of this process: random high 32 bits (the record
+/// names its session, and ids must not collide across processes), then a
+/// counter.
+fn session_id_base() -> u64 {
+    use std::hash::BuildHasher;
+    let random = std::collections::hash_map::RandomState::new()
+        .hash_one((std::process::id(), SystemTime::now()));
+    (random & 0xFFFF_FFFF_0000_0000) | 1
 }
 
 fn now() -> u64 {
@@ -194,12 +209,13 @@ impl Target {
         let target = Arc::new(Target {
             name: settings.name.clone(),
             layout,
-            next_session: AtomicU64::new(1),
+            next_session: AtomicU64::new(session_id_base()),
             inner: Mutex::new(Inner {
                 settings,
                 record,
                 interlock: None,
                 sessions: HashSet::new(),
+                restore_lock: None,
             }),
         });
         registry.retain(|_, t| t.strong_count() > 0);
@@ -263,21 +279,32 @@ impl Target {
     }
 
     /// Starts or stops the directory service. Going online is refused while a
-    /// restore session is open, while a restore is registered and not complete
-    /// (hrRestoreInProgress) and after a failed restore (hrDatabaseInconsistent).
+    /// restore session is open (in this process or another: the restore lock),
+    /// while a restore is registered and not complete (hrRestoreInProgress) and
+    /// after a failed restore (hrDatabaseInconsistent).
     pub fn set_online(&self, online: bool) -> Result<(), Error> {
         let mut inner = self.lock();
+        if online && !inner.sessions.is_empty() {
+            return Err(Error::new(
+                codes::HR_RESTORE_IN_PROGRESS,
+                format!(
+                    "{}: {} restore session(s) are open; end them first",
+                    self.name,
+                    inner.sessions.len()
+                ),
+            ));
+        }
+        // Going online waits for no one: while another process has a restore
+        // open, it is refused; while it goes online, no restore can start.
+        let _restore_lock = match online {
+            true => Some(RestoreLock::acquire(
+                &self.layout,
+                &self.name,
+                "going online",
+            )?),
+            false => None,
+        };
         if online {
-            if !inner.sessions.is_empty() {
-                return Err(Error::new(
-                    codes::HR_RESTORE_IN_PROGRESS,
-                    format!(
-                        "{}: {} restore session(s) are open; end them first",
-                        self.name,
-                        inner.sessions.len()
-                    ),
-                ));
-            }
             match inner.record.as_ref().map(|r| r.state) {
                 Some(RecordState::Registered) => {
                     return Err(Error::new(
@@ -400,6 +427,18 @@ impl Target {
         if let Some(token) = expiry_token {
             ExpiryToken::decode(token)?.check_not_expired(now())?;
         }
+        // A session that may restore holds the target's restore lock from
+        // here to its end: a second one, from any process, is refused now,
+        // before it writes anything. Taken before the online check, so the
+        // target cannot go online in between.
+        let restore_lock = match expiry_token {
+            Some(_) => Some(RestoreLock::acquire(
+                &self.layout,
+                &self.name,
+                "restore-prepare",
+            )?),
+            None => None,
+        };
         let mut inner = self.lock();
         if inner.settings.online {
             return Err(Error::new(
@@ -409,6 +448,9 @@ impl Target {
         }
         let session = self.next_session.fetch_add(1, Ordering::Relaxed);
         inner.sessions.insert(session);
+        if let Some(lock) = restore_lock {
+            inner.restore_lock = Some((session, lock));
+        }
         tracing::info!(target = %self.name, session, restricted = expiry_token.is_none(), "restore session prepared");
         Ok(Prepared {
             session,
@@ -501,6 +543,13 @@ impl Target {
         let mut inner = self.lock();
         if !inner.sessions.remove(&session) {
             return;
+        }
+        if inner
+            .restore_lock
+            .as_ref()
+            .is_some_and(|(s, _)| *s == session)
+        {
+            inner.restore_lock = None;
         }
         if inner.interlock == Some(session) {
             inner.interlock = None;

@@ -1,11 +1,17 @@
 //! The agent over TCP on 127.0.0.1: authentication, backup and restore
-//! through it, and a restore cut short by killing it.
+//! through it, a restore cut short by killing it, and one restore per target
+//! across processes.
 
-use std::io::{Read, Write};
+use std::fs;
+use std::io::Read;
 use std::net::TcpStream;
+use std::path::Path;
 
 use crate::support::*;
 use dsrestore_host::{codes, Config, Identity, RestoreFlags, Runtime};
+use dsrestore_protocol::framing::{read_frame, write_frame, MAX_FRAME_BYTES};
+use dsrestore_protocol::handshake::{Credentials, FramedClient};
+use dsrestore_protocol::{encode, Reply, Request};
 
 fn prepared_target(dir: &std::path::Path, online: bool) -> std::path::PathBuf {
     let target = dir.join("dc1");
@@ -79,9 +85,10 @@ fn a_request_before_authentication_is_refused_and_the_connection_closed() {
     let target = prepared_target(dir.path(), false);
     let agent = AgentProcess::start(&target);
     let mut stream = TcpStream::connect(agent.server.trim_start_matches("tcp://")).unwrap();
-    let request = dsrestore_protocol::encode(&dsrestore_protocol::Request::IsNtdsOnline);
-    match raw_call::<()>(&mut stream, &request) {
-        dsrestore_protocol::Reply::Err(e) => assert_eq!(e.code, codes::ERROR_ACCESS_DENIED),
+    write_frame(&mut stream, &encode(&Request::IsNtdsOnline)).unwrap();
+    let reply = read_frame(&mut stream, MAX_FRAME_BYTES).unwrap();
+    match dsrestore_protocol::decode::<Reply<()>>(&reply).unwrap() {
+        Reply::Err(e) => assert_eq!(e.code, codes::ERROR_ACCESS_DENIED),
         other => panic!("served before authentication: {other:?}"),
     }
     let mut rest = Vec::new();
@@ -165,66 +172,112 @@ fn back_up_then_take_offline(
     run(&["target", "offline", path(target)]);
 }
 
-/// One framed request on a raw connection; returns the decoded reply.
+/// A client speaking the protocol by hand (no guest), authenticated to
+/// `agent` and greeted.
+fn raw_client(agent: &AgentProcess) -> FramedClient<TcpStream> {
+    let stream = TcpStream::connect(agent.server.trim_start_matches("tcp://")).unwrap();
+    let credentials = Credentials {
+        user: "backup".into(),
+        domain: "CORP".into(),
+        password: PASSWORD.into(),
+    };
+    let (mut client, _) =
+        FramedClient::authenticate(stream, &agent.server, Some(credentials), MAX_FRAME_BYTES)
+            .unwrap();
+    let hello = Request::Hello {
+        versions: vec![1],
+        client: "test".into(),
+    };
+    raw_call::<serde_json::Value>(&mut client, &hello).unwrap();
+    client
+}
+
+/// One request on a raw client; returns the reply's value or its error.
 fn raw_call<T: serde::de::DeserializeOwned>(
-    stream: &mut TcpStream,
-    message: &[u8],
-) -> dsrestore_protocol::Reply<T> {
-    stream
-        .write_all(&(message.len() as u32).to_be_bytes())
+    client: &mut FramedClient<TcpStream>,
+    request: &Request,
+) -> Result<T, dsrestore_protocol::Error> {
+    match dsrestore_protocol::decode(&client.call(&encode(request)).unwrap()).unwrap() {
+        Reply::Ok(value) => Ok(value),
+        Reply::Err(e) => Err(e),
+    }
+}
+
+/// A raw client of `agent` with a restore prepared with the token of `set`.
+fn raw_restore(agent: &AgentProcess, set: &Path) -> FramedClient<TcpStream> {
+    let token = dsrestore_host::backup_set::BackupSet::open(set)
+        .unwrap()
+        .expiry_token()
         .unwrap();
-    stream.write_all(message).unwrap();
-    let mut header = [0; 4];
-    stream.read_exact(&mut header).unwrap();
-    let mut reply = vec![0; u32::from_be_bytes(header) as usize];
-    stream.read_exact(&mut reply).unwrap();
-    dsrestore_protocol::decode(&reply).unwrap()
+    let mut client = raw_client(agent);
+    let prepare = Request::RestorePrepare {
+        flags: 4,
+        expiry_token: Some(token),
+    };
+    raw_call::<serde_json::Value>(&mut client, &prepare).unwrap();
+    client
 }
 
 #[test]
-fn a_client_that_disconnects_after_register_leaves_the_target_blocked() {
-    use dsrestore_protocol::handshake::{Authenticate, Credentials};
-    use dsrestore_protocol::{encode, Reply, Request};
-
+fn a_restore_open_in_the_agent_refuses_a_local_restore_and_going_online() {
     let dir = tempfile::tempdir().unwrap();
     let target = prepared_target(dir.path(), true);
     let set = dir.path().join("set");
     let agent = AgentProcess::start(&target);
     back_up_then_take_offline(&agent, &target, &set);
-    let token = dsrestore_host::backup_set::BackupSet::open(&set)
+    let database = target.join("ntds/ntds.dit");
+    fs::write(&database, b"the database before").unwrap();
+
+    // The agent's process holds the target's restore lock for this session.
+    let mut held = raw_restore(&agent, &set);
+    // This process may not restore the same target meanwhile, nor a second
+    // client of the agent, nor may the target go online.
+    let local = format!("local:{}", target.canonicalize().unwrap().display());
+    let (code, _, err) = run(&["restore", "--from", path(&set), "--server", &local]);
+    assert_eq!(code, 3, "{err}");
+    assert!(err.contains("0xc7ff0004 hrRestoreInProgress"), "{err}");
+    assert!(err.contains("restore.lock"), "{err}");
+    let second = raw_call::<serde_json::Value>(
+        &mut raw_client(&agent),
+        &Request::RestorePrepare {
+            flags: 4,
+            expiry_token: Some(
+                dsrestore_host::backup_set::BackupSet::open(&set)
+                    .unwrap()
+                    .expiry_token()
+                    .unwrap(),
+            ),
+        },
+    )
+    .unwrap_err();
+    assert_eq!(second.code, codes::HR_RESTORE_IN_PROGRESS, "{second}");
+    let (code, _, err) = run(&["target", "online", path(&target)]);
+    assert_eq!(code, 3, "{err}");
+    assert_eq!(fs::read(&database).unwrap(), b"the database before");
+    let staged: Vec<_> = fs::read_dir(target.join("ntds"))
         .unwrap()
-        .expiry_token()
-        .unwrap();
+        .map(|e| e.unwrap().file_name())
+        .filter(|n| n.to_string_lossy().contains("staging"))
+        .collect();
+    assert!(staged.is_empty(), "{staged:?}");
+
+    // Once the agent's session ends, the local restore goes through.
+    raw_call::<()>(&mut held, &Request::RestoreEnd).unwrap();
+    let (code, out, err) = run(&["restore", "--from", path(&set), "--server", &local]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert_ne!(fs::read(&database).unwrap(), b"the database before");
+}
+
+#[test]
+fn a_client_that_disconnects_after_register_leaves_the_target_blocked() {
+    let dir = tempfile::tempdir().unwrap();
+    let target = prepared_target(dir.path(), true);
+    let set = dir.path().join("set");
+    let agent = AgentProcess::start(&target);
+    back_up_then_take_offline(&agent, &target, &set);
 
     // A client speaking the protocol by hand: it registers, then goes away.
-    let mut stream = TcpStream::connect(agent.server.trim_start_matches("tcp://")).unwrap();
-    let auth = Authenticate {
-        authenticate: Some(Credentials {
-            user: "backup".into(),
-            domain: "CORP".into(),
-            password: PASSWORD.into(),
-        }),
-    };
-    assert!(matches!(
-        raw_call::<serde_json::Value>(&mut stream, &encode(&auth)),
-        Reply::Ok(_)
-    ));
-    let hello = Request::Hello {
-        versions: vec![1],
-        client: "test".into(),
-    };
-    assert!(matches!(
-        raw_call::<serde_json::Value>(&mut stream, &encode(&hello)),
-        Reply::Ok(_)
-    ));
-    let prepare = Request::RestorePrepare {
-        flags: 4,
-        expiry_token: Some(token),
-    };
-    assert!(matches!(
-        raw_call::<serde_json::Value>(&mut stream, &encode(&prepare)),
-        Reply::Ok(_)
-    ));
+    let mut client = raw_restore(&agent, &set);
     let logs = target
         .join("logs")
         .canonicalize()
@@ -239,11 +292,8 @@ fn a_client_that_disconnects_after_register_leaves_the_target_blocked() {
         gen_low: 0x10,
         gen_high: 0x12,
     });
-    match raw_call::<()>(&mut stream, &encode(&register)) {
-        Reply::Ok(()) => {}
-        Reply::Err(e) => panic!("register failed: {e:?}"),
-    }
-    drop(stream);
+    raw_call::<()>(&mut client, &register).expect("register");
+    drop(client);
 
     // The record stays: the target is blocked and refuses to go online.
     let (_, status) = run_json(&["target", "status", path(&target)]);
