@@ -131,26 +131,112 @@ fn assert_no_data_files(fresh: &Fixture) {
     }
 }
 
+/// A file outside every target, with its bytes and mtime, to show that a
+/// restore or a backup never wrote through a link to it.
+struct Victim {
+    _dir: tempfile::TempDir,
+    path: PathBuf,
+    mtime: std::time::SystemTime,
+}
+
+impl Victim {
+    fn new() -> Victim {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("victim");
+        fs::write(&path, b"not the target's").unwrap();
+        let mtime = fs::metadata(&path).unwrap().modified().unwrap();
+        Victim {
+            _dir: dir,
+            path,
+            mtime,
+        }
+    }
+
+    fn assert_untouched(&self) {
+        assert_eq!(fs::read(&self.path).unwrap(), b"not the target's");
+        assert_eq!(
+            fs::metadata(&self.path).unwrap().modified().unwrap(),
+            self.mtime
+        );
+    }
+}
+
 #[test]
-fn a_copy_that_fails_while_staging_registers_nothing_and_leaves_nothing() {
+fn links_planted_at_staging_names_are_removed_never_written_through() {
     let rt = runtime();
     let backup = take_backup(&rt);
     let fresh = Fixture::offline();
-    // A directory where the database's staged copy must go: staging fails.
-    let obstacle = fresh
-        .target
-        .layout()
-        .database_dir()
-        .join("ntds.dit.dsrestore-staging");
-    fs::create_dir(&obstacle).unwrap();
+    let layout = fresh.target.layout();
+    let victim = Victim::new();
+    // The staging name of earlier versions, and a dead session's name.
+    let planted = [
+        layout.database_dir().join("ntds.dit.dsrestore-staging"),
+        layout
+            .log_dir()
+            .join("edb00010.log.dsrestore-staging-00000000deadbeef"),
+    ];
+    for link in &planted {
+        std::os::unix::fs::symlink(&victim.path, link).unwrap();
+    }
+    rt.restore(&backup.set_dir, &fresh.server, &mut no_progress())
+        .unwrap();
+    victim.assert_untouched();
+    for link in &planted {
+        assert!(
+            fs::symlink_metadata(link).is_err(),
+            "{} is still there",
+            link.display()
+        );
+    }
+    let database = layout.database_file();
+    assert!(fs::symlink_metadata(&database).unwrap().is_file());
+    assert_same_file(&backup.source.target.layout().database_file(), &database);
+}
+
+#[test]
+fn a_linked_log_directory_is_refused_before_anything_is_written() {
+    let rt = runtime();
+    let backup = take_backup(&rt);
+    let fresh = Fixture::offline();
+    let logs = fresh.target.layout().log_dir();
+    let outside = tempfile::tempdir().unwrap();
+    fs::remove_dir(&logs).unwrap();
+    std::os::unix::fs::symlink(outside.path(), &logs).unwrap();
     let err = rt
         .restore(&backup.set_dir, &fresh.server, &mut no_progress())
         .unwrap_err();
-    assert!(err.message.contains("ntds.dit"), "{err}");
+    assert_eq!(err.code, codes::ERROR_ACCESS_DENIED, "{err}");
+    assert!(err.message.contains("symbolic link"), "{err}");
     assert!(fresh.target.record().is_none(), "nothing was registered");
-    fs::remove_dir(&obstacle).unwrap();
-    assert_no_data_files(&fresh);
-    assert_eq!(rt.stats().bindings_open(), 0);
+    assert_eq!(fs::read_dir(outside.path()).unwrap().count(), 0);
+    let left: Vec<_> = fs::read_dir(fresh.target.layout().database_dir())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+}
+
+#[test]
+fn a_backup_refuses_a_linked_database_and_copies_nothing_from_outside() {
+    let rt = runtime();
+    let source = Fixture::online_with_data(1 << 20);
+    let victim = Victim::new();
+    let database = source.target.layout().database_file();
+    fs::remove_file(&database).unwrap();
+    std::os::unix::fs::symlink(&victim.path, &database).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let set_dir = dir.path().join("set");
+    let err = rt
+        .backup(&source.server, &set_dir, &mut no_progress())
+        .unwrap_err();
+    assert_eq!(err.code, codes::ERROR_ACCESS_DENIED, "{err}");
+    assert!(err.message.contains("symbolic link"), "{err}");
+    assert!(!set_dir.join(MANIFEST).exists());
+    for entry in fs::read_dir(set_dir.join("files")).unwrap() {
+        let bytes = fs::read(entry.unwrap().path()).unwrap();
+        assert_ne!(bytes, b"not the target's");
+    }
+    victim.assert_untouched();
 }
 
 #[test]

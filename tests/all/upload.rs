@@ -77,7 +77,7 @@ fn staged_files(fx: &Fixture) -> Vec<String> {
         .iter()
         .flat_map(|d| std::fs::read_dir(d).unwrap())
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|n| n.ends_with(".dsrestore-staging"))
+        .filter(|n| n.contains(".dsrestore-staging"))
         .collect()
 }
 

@@ -2,8 +2,9 @@
 //! chunks (never the whole file in memory), and log truncation.
 
 use std::collections::HashSet;
-use std::fs::File;
+use std::fs::{File, OpenOptions};
 use std::io::Read;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::PathBuf;
 
 use dsrestore_protocol::codes;
@@ -102,8 +103,18 @@ impl BackupSession {
             ));
         }
         let path = PathBuf::from(name);
-        let file =
-            File::open(&path).map_err(|e| target.io_failure(&format!("opening {name}"), e))?;
+        // Never through a link: a backup copies the target's own files only.
+        let file = OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NOFOLLOW)
+            .open(&path)
+            .map_err(|e| match e.raw_os_error() {
+                Some(libc::ELOOP) => Error::new(
+                    codes::ERROR_ACCESS_DENIED,
+                    format!("{}: {name} is a symbolic link: a backup copies only the target's own files", target.name()),
+                ),
+                _ => target.io_failure(&format!("opening {name}"), e),
+            })?;
         let size = file
             .metadata()
             .map_err(|e| target.io_failure(&format!("reading the size of {name}"), e))?

@@ -29,28 +29,35 @@ fn location(code: u8, path: &Path) -> Location {
     }
 }
 
+/// Whether `path` is there as a file or a link (listed, so that a backup
+/// meets a linked database and refuses it rather than silently skip it).
+fn present(path: &Path) -> bool {
+    std::fs::symlink_metadata(path).is_ok_and(|m| !m.is_dir())
+}
+
 /// DsBackupGetDatabaseNames: the database and, if present, the checkpoint.
 pub fn database_names(layout: &Layout) -> io::Result<Vec<Location>> {
     let mut names = Vec::new();
     let database = layout.database_file();
-    if database.is_file() {
+    if present(&database) {
         names.push(location(bft::NTDS_DATABASE, &database));
     }
     let checkpoint = layout.checkpoint_dir().join(CHECKPOINT);
-    if checkpoint.is_file() {
+    if present(&checkpoint) {
         names.push(location(bft::CHECKPOINT_DIR, &checkpoint));
     }
     Ok(names)
 }
 
-/// DsBackupGetBackupLogs: every numbered log, by generation.
+/// DsBackupGetBackupLogs: every numbered log, by generation (links too:
+/// opening one for the backup refuses it).
 pub fn backup_logs(layout: &Layout) -> io::Result<Vec<Location>> {
     let mut logs: Vec<(u32, PathBuf)> = Vec::new();
     for entry in std::fs::read_dir(layout.log_dir())? {
         let entry = entry?;
         let name = entry.file_name();
         if let Some(generation) = name.to_str().and_then(log_generation) {
-            if entry.file_type()?.is_file() {
+            if !entry.file_type()?.is_dir() {
                 logs.push((generation, entry.path()));
             }
         }

@@ -164,8 +164,9 @@ impl ServerConnection {
                 self.session_in("place-files", &[SessionPhase::Registered])?;
                 let target = Arc::clone(&self.target);
                 // No upload yet is an empty one, which place refuses.
+                let session = self.session.map_or(0, |s| s.id);
                 self.upload
-                    .get_or_insert_with(Upload::default)
+                    .get_or_insert_with(|| Upload::new(session))
                     .place(&target)?;
                 ok(())
             }
@@ -234,7 +235,11 @@ impl ServerConnection {
     fn upload(&mut self, op: &str) -> Result<(&mut Upload, Arc<Target>), Error> {
         self.uploading(op)?;
         let target = Arc::clone(&self.target);
-        Ok((self.upload.get_or_insert_with(Upload::default), target))
+        let session = self.session.map_or(0, |s| s.id);
+        Ok((
+            self.upload.get_or_insert_with(|| Upload::new(session)),
+            target,
+        ))
     }
 
     /// Uploads belong to a prepared, unrestricted restore session.

@@ -14,13 +14,19 @@ use dsrestore_protocol::{bft, codes};
 use dsrestore_set_format::is_plain_name;
 
 use super::{files, Target};
-use dsrestore_workflow::staging::{staging_path, Plan};
+use dsrestore_workflow::staging::{
+    check_real_dir, create_staging_file, remove_orphans_in, staging_path, Plan,
+};
 use dsrestore_workflow::writeback::EarlyWriteback;
 use dsrestore_workflow::Sha256Thread;
 
 /// The files of one restore session's upload.
-#[derive(Default)]
 pub(super) struct Upload {
+    /// The session's part of its staging names (its id, in hex).
+    tag: String,
+    /// Whether the data directories were checked and cleared of what dead
+    /// sessions staged (at the first put-file).
+    prepared: bool,
     /// (staging path, destination) of every finished file.
     staged: Vec<(PathBuf, PathBuf)>,
     open: Option<OpenUpload>,
@@ -37,6 +43,42 @@ struct OpenUpload {
 }
 
 impl Upload {
+    /// The upload of restore session `session`.
+    pub fn new(session: u64) -> Upload {
+        Upload {
+            tag: format!("{session:016x}"),
+            prepared: false,
+            staged: Vec::new(),
+            open: None,
+        }
+    }
+
+    /// Refuses linked data directories and removes what dead sessions staged
+    /// there. The session holds the target's restore lock, so no other
+    /// session is alive to own those files.
+    fn prepare_dirs(&mut self, target: &Target) -> Result<(), Error> {
+        if self.prepared {
+            return Ok(());
+        }
+        let layout = target.layout();
+        for dir in [
+            layout.database_dir(),
+            layout.log_dir(),
+            layout.checkpoint_dir(),
+        ] {
+            check_real_dir(&dir)
+                .map_err(|e| Error::new(e.code, format!("{}: {}", target.name(), e.message)))?;
+            remove_orphans_in(&dir).map_err(|e| {
+                target.io_failure(
+                    &format!("removing old staged files in {}", dir.display()),
+                    e,
+                )
+            })?;
+        }
+        self.prepared = true;
+        Ok(())
+    }
+
     pub fn put_file(
         &mut self,
         target: &Target,
@@ -73,8 +115,9 @@ impl Upload {
                 format!("{tname}: {} was already sent", destination.display()),
             ));
         }
-        let staging = staging_path(&destination);
-        let file = File::create(&staging)
+        self.prepare_dirs(target)?;
+        let staging = staging_path(&destination, &self.tag);
+        let file = create_staging_file(&staging)
             .map_err(|e| target.io_failure(&format!("creating {}", staging.display()), e))?;
         self.open = Some(OpenUpload {
             file,
@@ -195,6 +238,7 @@ impl Upload {
             &layout.log_dir(),
             &layout.checkpoint_dir(),
             destinations,
+            &self.tag,
         )
         .place()
         .map_err(|e| Error::new(e.code, format!("{}: {}", target.name(), e.message)))

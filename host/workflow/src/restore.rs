@@ -13,7 +13,7 @@ use dsrestore_protocol::{bft, codes, Error, Location, Registration, RestoreMapEn
 use crate::context::{Client, FileDelivery, RestoreContext};
 use crate::progress::{Progress, RestoreReport, Stage};
 use crate::set::{BackupSet, FileKind};
-use crate::staging::Plan;
+use crate::staging::{self, Plan};
 
 /// The size of each put-data request (well under the default request limit).
 const UPLOAD_CHUNK: usize = 256 << 10;
@@ -100,6 +100,7 @@ fn restore_into(
             Path::new(&database),
             Path::new(&log_dir),
             Path::new(&checkpoint_dir),
+            &staging::local_tag(),
         )),
         FileDelivery::Upload => Delivery::Upload,
     };

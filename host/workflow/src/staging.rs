@@ -23,8 +23,8 @@ use crate::durable;
 use crate::set::{BackupSet, FileKind, SetFile, READ_CHUNK};
 use crate::writeback::EarlyWriteback;
 
-/// The suffix of staged files.
-const STAGING_SUFFIX: &str = ".dsrestore-staging";
+/// What every staged file's name carries after the destination's name.
+const STAGING_MARK: &str = ".dsrestore-staging";
 
 /// Where each file of a set goes on the target.
 pub struct Plan {
@@ -32,13 +32,78 @@ pub struct Plan {
     dirs: Vec<PathBuf>,
     /// Per file of the set's manifest, in order: its destination.
     destinations: Vec<PathBuf>,
+    /// The session's own part of every staging name.
+    tag: String,
 }
 
-/// The staging name of `destination`, in the same directory.
-pub fn staging_path(destination: &Path) -> PathBuf {
+/// The staging name of `destination` for the session `tag`, in the same
+/// directory: `<name>.dsrestore-staging-<tag>`. Sessions never share one.
+pub fn staging_path(destination: &Path, tag: &str) -> PathBuf {
     let mut name = destination.file_name().unwrap_or_default().to_os_string();
-    name.push(STAGING_SUFFIX);
+    name.push(format!("{STAGING_MARK}-{tag}"));
     destination.with_file_name(name)
+}
+
+/// A staging tag for a session of this process that has no id of its own
+/// (a local restore): the process id and a random part.
+pub fn local_tag() -> String {
+    use std::hash::BuildHasher;
+    let random = std::collections::hash_map::RandomState::new().hash_one(std::process::id());
+    format!("local-{}-{random:016x}", std::process::id())
+}
+
+/// Creates a staging file: a new file, never an existing one and never
+/// through a link (O_CREAT|O_EXCL: a link at the name fails, whatever it
+/// points to).
+pub fn create_staging_file(path: &Path) -> io::Result<File> {
+    fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)
+}
+
+/// Refuses a data directory that is a symbolic link (or not a directory):
+/// a restore writes only into the target's own directories.
+pub fn check_real_dir(dir: &Path) -> Result<(), Error> {
+    let meta = fs::symlink_metadata(dir)
+        .map_err(|e| Error::io(&format!("the target's location {}", dir.display()), e))?;
+    if meta.file_type().is_symlink() {
+        return Err(Error::new(
+            codes::ERROR_ACCESS_DENIED,
+            format!(
+                "the target's location {} is a symbolic link: a restore writes only into the target's own directories",
+                dir.display()
+            ),
+        ));
+    }
+    if !meta.is_dir() {
+        return Err(Error::new(
+            codes::ERROR_FILE_NOT_FOUND,
+            format!("the target's location {} is not a directory", dir.display()),
+        ));
+    }
+    Ok(())
+}
+
+/// Removes what earlier, dead sessions staged in `dir` (files, or links
+/// planted at staging names: removed, never followed). Only for a session
+/// that holds the target's restore lock: no other session is alive then.
+pub fn remove_orphans_in(dir: &Path) -> io::Result<usize> {
+    let mut removed = 0;
+    for entry in fs::read_dir(dir)? {
+        let entry = entry?;
+        let kind = entry.file_type()?;
+        let staged = entry
+            .file_name()
+            .to_str()
+            .is_some_and(|n| n.contains(STAGING_MARK));
+        if staged && !kind.is_dir() {
+            fs::remove_file(entry.path())?;
+            tracing::info!(path = %entry.path().display(), "removed what a dead session staged");
+            removed += 1;
+        }
+    }
+    Ok(removed)
 }
 
 /// Whether a file name is one a restore replaces: the database, the checkpoint,
@@ -55,8 +120,15 @@ fn is_restore_artifact(name: &str) -> bool {
 }
 
 impl Plan {
-    /// The destinations of `set`'s files, given the target's locations.
-    pub fn new(set: &BackupSet, database: &Path, log_dir: &Path, checkpoint_dir: &Path) -> Plan {
+    /// The destinations of `set`'s files, given the target's locations; the
+    /// files are staged under names of the session `tag`.
+    pub fn new(
+        set: &BackupSet,
+        database: &Path,
+        log_dir: &Path,
+        checkpoint_dir: &Path,
+        tag: &str,
+    ) -> Plan {
         let destinations = set
             .manifest()
             .files
@@ -67,7 +139,7 @@ impl Plan {
                 FileKind::Log => log_dir.join(&file.name),
             })
             .collect();
-        Plan::with_destinations(database, log_dir, checkpoint_dir, destinations)
+        Plan::with_destinations(database, log_dir, checkpoint_dir, destinations, tag)
     }
 
     /// A plan for files already staged beside `destinations`, given the
@@ -77,6 +149,7 @@ impl Plan {
         log_dir: &Path,
         checkpoint_dir: &Path,
         destinations: Vec<PathBuf>,
+        tag: &str,
     ) -> Plan {
         let database_dir = database.parent().unwrap_or(Path::new("/")).to_path_buf();
         let mut dirs: Vec<PathBuf> = Vec::with_capacity(3);
@@ -90,7 +163,16 @@ impl Plan {
                 dirs.push(dir);
             }
         }
-        Plan { dirs, destinations }
+        Plan {
+            dirs,
+            destinations,
+            tag: tag.to_string(),
+        }
+    }
+
+    /// Where `destination` is staged.
+    fn staged(&self, destination: &Path) -> PathBuf {
+        staging_path(destination, &self.tag)
     }
 
     /// Copies every file to its staging name, reading each once: the bytes
@@ -113,7 +195,8 @@ impl Plan {
                     ),
                 ));
             }
-            remove_staged_in(dir)
+            check_real_dir(dir)?;
+            remove_orphans_in(dir)
                 .map_err(|e| Error::io(&format!("preparing {}", dir.display()), e))?;
         }
         let mut done = 0;
@@ -123,7 +206,7 @@ impl Plan {
             .iter()
             .zip(&self.destinations)
             .try_for_each(|(file, destination)| {
-                stage_file(set, file, &staging_path(destination), &mut |n| {
+                stage_file(set, file, &self.staged(destination), &mut |n| {
                     done += n;
                     progress(&file.name, done)
                 })
@@ -138,11 +221,14 @@ impl Plan {
     /// the staged files into place and fsyncs the directories.
     pub fn place(&self) -> Result<(), Error> {
         for dir in &self.dirs {
+            check_real_dir(dir)?;
+        }
+        for dir in &self.dirs {
             empty_of_artifacts(dir)
                 .map_err(|e| Error::io(&format!("emptying {}", dir.display()), e))?;
         }
         for destination in &self.destinations {
-            fs::rename(staging_path(destination), destination).map_err(|e| {
+            fs::rename(self.staged(destination), destination).map_err(|e| {
                 Error::io(&format!("putting {} in place", destination.display()), e)
             })?;
         }
@@ -156,7 +242,7 @@ impl Plan {
     /// Removes what `stage` left (after a failure).
     pub fn remove_staged(&self) {
         for destination in &self.destinations {
-            let staged = staging_path(destination);
+            let staged = self.staged(destination);
             if let Err(e) = fs::remove_file(&staged) {
                 if e.kind() != io::ErrorKind::NotFound {
                     tracing::warn!("removing {}: {e}", staged.display());
@@ -164,22 +250,6 @@ impl Plan {
             }
         }
     }
-}
-
-/// Removes staged files an interrupted earlier restore left in `dir`.
-fn remove_staged_in(dir: &Path) -> io::Result<()> {
-    for entry in fs::read_dir(dir)? {
-        let entry = entry?;
-        if entry.file_type()?.is_file()
-            && entry
-                .file_name()
-                .to_str()
-                .is_some_and(|n| n.ends_with(STAGING_SUFFIX))
-        {
-            fs::remove_file(entry.path())?;
-        }
-    }
-    Ok(())
 }
 
 /// Removes the restore artifacts (only) from `dir`.
@@ -205,7 +275,7 @@ fn stage_file(
     progress: &mut dyn FnMut(u64),
 ) -> Result<(), Error> {
     let failed = |e: io::Error| Error::io(&format!("copying {} to {}", file.name, to.display()), e);
-    let mut destination = File::create(to).map_err(failed)?;
+    let mut destination = create_staging_file(to).map_err(failed)?;
     let mut writeback = EarlyWriteback::default();
     set.read_checked(file, READ_CHUNK, &mut |chunk| {
         destination.write_all(chunk).map_err(failed)?;
@@ -224,8 +294,40 @@ mod tests {
     fn staging_names_are_not_restore_artifacts() {
         for name in ["ntds.dit", "edb.chk", "edb00010.log"] {
             assert!(is_restore_artifact(name));
-            let staged = staging_path(Path::new(name));
+            let staged = staging_path(Path::new(name), "7");
             assert!(!is_restore_artifact(staged.to_str().unwrap()), "{name}");
         }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_link_at_a_staging_name_is_never_written_through_and_is_removed_as_an_orphan() {
+        let dir = tempfile::tempdir().unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        let victim = outside.path().join("victim");
+        fs::write(&victim, b"outside").unwrap();
+        let staged = staging_path(&dir.path().join("ntds.dit"), "7");
+        std::os::unix::fs::symlink(&victim, &staged).unwrap();
+        assert_eq!(
+            create_staging_file(&staged).unwrap_err().kind(),
+            io::ErrorKind::AlreadyExists
+        );
+        assert_eq!(remove_orphans_in(dir.path()).unwrap(), 1);
+        assert!(fs::symlink_metadata(&staged).is_err());
+        assert_eq!(fs::read(&victim).unwrap(), b"outside");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_linked_data_directory_is_access_denied() {
+        let dir = tempfile::tempdir().unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        let logs = dir.path().join("logs");
+        std::os::unix::fs::symlink(outside.path(), &logs).unwrap();
+        assert_eq!(
+            check_real_dir(&logs).unwrap_err().code,
+            codes::ERROR_ACCESS_DENIED
+        );
+        check_real_dir(outside.path()).unwrap();
     }
 }

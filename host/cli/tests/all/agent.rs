@@ -347,9 +347,41 @@ fn a_tampered_set_through_an_agent_registers_nothing_and_leaves_the_target_as_it
         let staged: Vec<_> = std::fs::read_dir(target.join(sub))
             .unwrap()
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .filter(|n| n.ends_with(".dsrestore-staging"))
+            .filter(|n| n.contains(".dsrestore-staging"))
             .collect();
         assert!(staged.is_empty(), "{sub} holds {staged:?}");
     }
     assert!(agent.signal(libc::SIGTERM).success());
+}
+
+#[test]
+fn a_restore_through_the_agent_never_writes_through_a_link_at_a_staging_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let target = prepared_target(dir.path(), true);
+    let set = dir.path().join("set");
+    let agent = AgentProcess::start(&target);
+    back_up_then_take_offline(&agent, &target, &set);
+    let victim = dir.path().join("victim");
+    fs::write(&victim, b"outside the target").unwrap();
+    let mtime = fs::metadata(&victim).unwrap().modified().unwrap();
+    let planted = target.join("ntds/ntds.dit.dsrestore-staging");
+    std::os::unix::fs::symlink(&victim, &planted).unwrap();
+
+    let (code, out, err) = run_as(
+        PASSWORD,
+        &["restore", "--from", path(&set), "--server", &agent.server],
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(fs::read(&victim).unwrap(), b"outside the target");
+    assert_eq!(fs::metadata(&victim).unwrap().modified().unwrap(), mtime);
+    assert!(
+        fs::symlink_metadata(&planted).is_err(),
+        "the planted link stays"
+    );
+    let database = target.join("ntds/ntds.dit");
+    assert!(fs::symlink_metadata(&database).unwrap().is_file());
+    assert_eq!(
+        fs::read(&database).unwrap(),
+        fs::read(set.join("files/ntds.dit")).unwrap()
+    );
 }
