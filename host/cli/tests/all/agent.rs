@@ -172,6 +172,16 @@ fn back_up_then_take_offline(
     run(&["target", "offline", path(target)]);
 }
 
+/// An online target with the test's user, its agent, and a backup set taken
+/// through it; the target is left offline, ready for a restore.
+fn agent_with_a_backup(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf, AgentProcess) {
+    let target = prepared_target(dir, true);
+    let set = dir.join("set");
+    let agent = AgentProcess::start(&target);
+    back_up_then_take_offline(&agent, &target, &set);
+    (target, set, agent)
+}
+
 /// A client speaking the protocol by hand (no guest), authenticated to
 /// `agent` and greeted.
 fn raw_client(agent: &AgentProcess) -> FramedClient<TcpStream> {
@@ -221,10 +231,7 @@ fn raw_restore(agent: &AgentProcess, set: &Path) -> FramedClient<TcpStream> {
 #[test]
 fn a_restore_open_in_the_agent_refuses_a_local_restore_and_going_online() {
     let dir = tempfile::tempdir().unwrap();
-    let target = prepared_target(dir.path(), true);
-    let set = dir.path().join("set");
-    let agent = AgentProcess::start(&target);
-    back_up_then_take_offline(&agent, &target, &set);
+    let (target, set, agent) = agent_with_a_backup(dir.path());
     let database = target.join("ntds/ntds.dit");
     fs::write(&database, b"the database before").unwrap();
 
@@ -271,10 +278,7 @@ fn a_restore_open_in_the_agent_refuses_a_local_restore_and_going_online() {
 #[test]
 fn a_client_that_disconnects_after_register_leaves_the_target_blocked() {
     let dir = tempfile::tempdir().unwrap();
-    let target = prepared_target(dir.path(), true);
-    let set = dir.path().join("set");
-    let agent = AgentProcess::start(&target);
-    back_up_then_take_offline(&agent, &target, &set);
+    let (target, set, agent) = agent_with_a_backup(dir.path());
 
     // A client speaking the protocol by hand: it registers, then goes away.
     let mut client = raw_restore(&agent, &set);
@@ -312,10 +316,7 @@ fn a_client_that_disconnects_after_register_leaves_the_target_blocked() {
 #[test]
 fn a_tampered_set_through_an_agent_registers_nothing_and_leaves_the_target_as_it_was() {
     let dir = tempfile::tempdir().unwrap();
-    let target = prepared_target(dir.path(), true);
-    let set = dir.path().join("set");
-    let agent = AgentProcess::start(&target);
-    back_up_then_take_offline(&agent, &target, &set);
+    let (target, set, agent) = agent_with_a_backup(dir.path());
     let database = std::fs::read(target.join("ntds/ntds.dit")).unwrap();
     // The last log: every file before it reaches the target first.
     let log = set.join("files/edb00012.log");
@@ -357,10 +358,7 @@ fn a_tampered_set_through_an_agent_registers_nothing_and_leaves_the_target_as_it
 #[test]
 fn a_restore_through_the_agent_never_writes_through_a_link_at_a_staging_name() {
     let dir = tempfile::tempdir().unwrap();
-    let target = prepared_target(dir.path(), true);
-    let set = dir.path().join("set");
-    let agent = AgentProcess::start(&target);
-    back_up_then_take_offline(&agent, &target, &set);
+    let (target, set, agent) = agent_with_a_backup(dir.path());
     let victim = dir.path().join("victim");
     fs::write(&victim, b"outside the target").unwrap();
     let mtime = fs::metadata(&victim).unwrap().modified().unwrap();
