@@ -96,6 +96,14 @@ fn uploaded_files_are_placed_only_after_register() {
     )
     .unwrap();
     put(&mut conn, bft::LOG, "edb00010.log", &log, &sha(&log)).unwrap();
+    put(
+        &mut conn,
+        bft::CHECKPOINT_DIR,
+        "edb.chk",
+        b"chk",
+        &sha(b"chk"),
+    )
+    .unwrap();
     assert!(
         !fx.target.layout().database_file().exists(),
         "nothing in place before register"
@@ -124,6 +132,149 @@ fn uploaded_files_are_placed_only_after_register() {
         log
     );
     assert!(staged_files(&fx).is_empty());
+}
+
+/// A file sent: its kind, name and bytes.
+type Sent<'a> = (u8, &'a str, &'a [u8]);
+
+/// Uploads `files` (kind, name, bytes), registers generations
+/// `gen_low..=gen_high`, and returns place-files' result and the target's
+/// data directories afterwards (name, bytes), sorted.
+fn upload_and_place(
+    fx: &Fixture,
+    files: &[Sent],
+    gen_low: u32,
+    gen_high: u32,
+) -> (Result<(), u32>, DataFiles) {
+    let mut conn = prepared(fx);
+    for (kind, name, bytes) in files {
+        put(&mut conn, *kind, name, bytes, &sha(bytes)).unwrap();
+    }
+    let mut registration = fx.registration();
+    registration.gen_low = gen_low;
+    registration.gen_high = gen_high;
+    send(
+        &mut conn,
+        &Request::Register(wit::registration_to_wire(&registration)),
+    )
+    .unwrap();
+    let placed = send(&mut conn, &Request::PlaceFiles);
+    if placed.is_err() && !files.is_empty() {
+        assert_eq!(
+            send(&mut conn, &Request::RegisterComplete { restore_state: 0 }),
+            Err(codes::ERROR_INVALID_PARAMETER),
+            "S_OK after a refused place-files"
+        );
+    }
+    send(&mut conn, &Request::RestoreEnd).unwrap();
+    (placed, data_files(fx))
+}
+
+/// The files of a target's data directories: (name, bytes), sorted.
+type DataFiles = Vec<(String, Vec<u8>)>;
+
+/// The target's data directories.
+fn data_files(fx: &Fixture) -> DataFiles {
+    let layout = fx.target.layout();
+    let mut left: DataFiles = [layout.database_dir(), layout.log_dir()]
+        .iter()
+        .flat_map(|d| std::fs::read_dir(d).unwrap())
+        .map(|e| {
+            let e = e.unwrap();
+            (
+                e.file_name().to_string_lossy().into_owned(),
+                std::fs::read(e.path()).unwrap(),
+            )
+        })
+        .collect();
+    left.sort();
+    left
+}
+
+#[test]
+fn place_files_refuses_a_partial_or_wrong_set_and_leaves_the_target_as_it_was() {
+    let fx = Fixture::online_with_data(1 << 16);
+    fx.target.set_online(false).unwrap();
+    let before = data_files(&fx);
+    assert!(before.iter().any(|(n, _)| n == "ntds.dit"), "{before:?}");
+    let db: &[u8] = b"new database";
+    let chk: &[u8] = b"new checkpoint";
+    let log: &[u8] = b"new log";
+    // (what, files sent, registered generations, place-files' code)
+    let cases: [(&str, Vec<Sent>, u32, u32, u32); 5] = [
+        (
+            "one log only",
+            vec![(bft::LOG, "edb00010.log", log)],
+            0x10,
+            0x13,
+            codes::HR_INVALID_BACKUP,
+        ),
+        (
+            "no database",
+            vec![
+                (bft::CHECKPOINT_DIR, "edb.chk", chk),
+                (bft::LOG, "edb00010.log", log),
+            ],
+            0x10,
+            0x10,
+            codes::HR_INVALID_BACKUP,
+        ),
+        (
+            "a gap in the logs",
+            vec![
+                (bft::NTDS_DATABASE, "ntds.dit", db),
+                (bft::CHECKPOINT_DIR, "edb.chk", chk),
+                (bft::LOG, "edb00010.log", log),
+                (bft::LOG, "edb00012.log", log),
+            ],
+            0x10,
+            0x12,
+            codes::HR_GIVEN_LOG_FILE_IS_NOT_CONTIGUOUS,
+        ),
+        (
+            "logs outside the registered range",
+            vec![
+                (bft::NTDS_DATABASE, "ntds.dit", db),
+                (bft::CHECKPOINT_DIR, "edb.chk", chk),
+                (bft::LOG, "edb00010.log", log),
+                (bft::LOG, "edb00020.log", log),
+            ],
+            0x10,
+            0x10,
+            codes::HR_GIVEN_LOG_FILE_IS_NOT_CONTIGUOUS,
+        ),
+        (
+            "no log at all",
+            vec![
+                (bft::NTDS_DATABASE, "ntds.dit", db),
+                (bft::CHECKPOINT_DIR, "edb.chk", chk),
+            ],
+            0x10,
+            0x10,
+            codes::HR_GIVEN_LOG_FILE_IS_NOT_CONTIGUOUS,
+        ),
+    ];
+    for (what, files, low, high, code) in cases {
+        let (placed, after) = upload_and_place(&fx, &files, low, high);
+        assert_eq!(placed, Err(code), "{what}");
+        assert_eq!(after, before, "{what}: the target changed");
+    }
+}
+
+#[test]
+fn a_zero_byte_database_or_checkpoint_is_refused_at_put_file() {
+    let fx = Fixture::offline();
+    let mut conn = prepared(&fx);
+    for (kind, name) in [
+        (bft::NTDS_DATABASE, "ntds.dit"),
+        (bft::CHECKPOINT_DIR, "edb.chk"),
+    ] {
+        assert_eq!(
+            put(&mut conn, kind, name, b"", &sha(b"")),
+            Err(codes::ERROR_INVALID_PARAMETER),
+            "{name}"
+        );
+    }
 }
 
 #[test]

@@ -55,6 +55,10 @@ const RESTORE_TYPE_CATCHUP: u32 = 0x04;
 
 const SECONDS_PER_DAY: u64 = 86_400;
 
+/// The most restore-map entries a registration may carry (a directory
+/// server has one database; the record is re-read on every target call).
+const MAX_RESTORE_MAP: usize = 16;
+
 /// Where a restore session stands on the target.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum SessionPhase {
@@ -470,6 +474,16 @@ impl Target {
                 ),
             ));
         }
+        if registration.restore_map.len() > MAX_RESTORE_MAP {
+            return Err(Error::new(
+                codes::ERROR_INVALID_PARAMETER,
+                format!(
+                    "{}: registration.restore-map has {} entries; a target takes at most {MAX_RESTORE_MAP}",
+                    self.name,
+                    registration.restore_map.len()
+                ),
+            ));
+        }
         let l = &self.layout;
         l.check_inside(
             "registration.checkpoint-file-path",
@@ -510,6 +524,21 @@ impl Target {
         inner.interlock = Some(session);
         tracing::info!(target = %self.name, session, "restore registered");
         Ok(())
+    }
+
+    /// The registration of restore session `session`, while it is registered.
+    fn registration_of(&self, session: u64) -> Result<Registration, Error> {
+        self.lock()
+            .record
+            .as_ref()
+            .filter(|r| r.session == session && r.state == RecordState::Registered)
+            .map(|r| r.registration.clone())
+            .ok_or_else(|| {
+                Error::new(
+                    codes::ERROR_INVALID_PARAMETER,
+                    format!("{}: restore session {session} is not registered", self.name),
+                )
+            })
     }
 
     /// DsRestoreRegisterComplete on the target.

@@ -137,6 +137,18 @@ impl ServerConnection {
             }
             Request::RegisterComplete { restore_state } => {
                 let s = self.session_in("register-complete", &[SessionPhase::Registered])?;
+                // Files sent and never placed: the restore did not happen.
+                if restore_state == codes::S_OK
+                    && self
+                        .upload
+                        .as_ref()
+                        .is_some_and(|u| u.sent_any() && !u.placed())
+                {
+                    return Err(Error::new(
+                        codes::ERROR_INVALID_PARAMETER,
+                        format!("{name}: register-complete with S_OK: the files sent in restore session {} were not placed (place-files first)", s.id),
+                    ));
+                }
                 self.target.register_complete(s.id, restore_state)?;
                 self.set_phase(SessionPhase::Completed);
                 ok(())
@@ -165,9 +177,10 @@ impl ServerConnection {
                 let target = Arc::clone(&self.target);
                 // No upload yet is an empty one, which place refuses.
                 let session = self.session.map_or(0, |s| s.id);
+                let registration = target.registration_of(session)?;
                 self.upload
                     .get_or_insert_with(|| Upload::new(session))
-                    .place(&target)?;
+                    .place(&target, &registration)?;
                 ok(())
             }
             Request::RestoreEnd => {

@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use dsrestore_protocol::Error;
-use dsrestore_protocol::{bft, codes};
+use dsrestore_protocol::{bft, codes, Registration};
 use dsrestore_set_format::is_plain_name;
 
 use super::{files, Target};
@@ -30,6 +30,31 @@ pub(super) struct Upload {
     /// (staging path, destination) of every finished file.
     staged: Vec<(PathBuf, PathBuf)>,
     open: Option<OpenUpload>,
+    /// Set once place-files began putting the files in place.
+    placed: bool,
+}
+
+/// The most files one restore session may send: a database, a checkpoint
+/// and logs (a real restore has a few dozen; this bounds the disk a client
+/// can fill before place-files refuses it).
+const MAX_FILES: usize = 4096;
+
+/// Log generations for a message: `none`, or the list in hex.
+fn describe(generations: &[u32]) -> String {
+    if generations.is_empty() {
+        return "none".into();
+    }
+    let shown: Vec<String> = generations
+        .iter()
+        .take(8)
+        .map(|g| format!("{g:#x}"))
+        .collect();
+    let more = generations.len().saturating_sub(8);
+    if more > 0 {
+        format!("{} and {more} more", shown.join(", "))
+    } else {
+        shown.join(", ")
+    }
 }
 
 struct OpenUpload {
@@ -50,6 +75,7 @@ impl Upload {
             prepared: false,
             staged: Vec::new(),
             open: None,
+            placed: false,
         }
     }
 
@@ -113,6 +139,20 @@ impl Upload {
             return Err(Error::new(
                 codes::ERROR_INVALID_PARAMETER,
                 format!("{tname}: {} was already sent", destination.display()),
+            ));
+        }
+        if size == 0 && kind != bft::LOG {
+            return Err(Error::new(
+                codes::ERROR_INVALID_PARAMETER,
+                format!(
+                    "{tname}: put-file of {name:?}: a database or checkpoint of 0 bytes is not one"
+                ),
+            ));
+        }
+        if self.staged.len() >= MAX_FILES {
+            return Err(Error::new(
+                codes::ERROR_INVALID_PARAMETER,
+                format!("{tname}: put-file of {name:?}: a restore sends at most {MAX_FILES} files"),
             ));
         }
         self.prepare_dirs(target)?;
@@ -201,10 +241,64 @@ impl Upload {
         Ok(())
     }
 
-    /// After register: empty the locations of restore artifacts, rename the
-    /// staged files into place, fsync the directories (as a local restore
-    /// does: [`Plan::place`]).
-    pub fn place(&mut self, target: &Target) -> Result<(), Error> {
+    /// Whether place-files put this session's files in place.
+    pub fn placed(&self) -> bool {
+        self.placed
+    }
+
+    /// Whether any file was sent in this session.
+    pub fn sent_any(&self) -> bool {
+        self.open.is_some() || !self.staged.is_empty() || self.placed
+    }
+
+    /// Checks that what was staged is a whole restore for `registration`:
+    /// exactly one database, the checkpoint, and logs that are exactly the
+    /// registered generations `gen-low..=gen-high`. Touches nothing.
+    fn check_whole(&self, target: &Target, registration: &Registration) -> Result<(), Error> {
+        let layout = target.layout();
+        let database = layout.database_file();
+        let checkpoint = layout.checkpoint_dir().join(files::CHECKPOINT);
+        let refuse = |why: String| {
+            Error::new(
+                codes::HR_INVALID_BACKUP,
+                format!("{}: place-files: {why}; nothing was placed", target.name()),
+            )
+        };
+        let destinations = || self.staged.iter().map(|(_, d)| d);
+        if !destinations().any(|d| *d == database) {
+            return Err(refuse("no database (ntds-database) was sent".into()));
+        }
+        if !destinations().any(|d| *d == checkpoint) {
+            return Err(refuse(format!(
+                "the checkpoint {} was not sent",
+                files::CHECKPOINT
+            )));
+        }
+        let mut generations: Vec<u32> = destinations()
+            .filter_map(|d| d.file_name()?.to_str().and_then(files::log_generation))
+            .collect();
+        generations.sort_unstable();
+        let expected: Vec<u32> = (registration.gen_low..=registration.gen_high).collect();
+        if generations != expected {
+            return Err(Error::new(
+                codes::HR_GIVEN_LOG_FILE_IS_NOT_CONTIGUOUS,
+                format!(
+                    "{}: place-files: the logs sent are generations {}, the registration says {:#x}..={:#x}; nothing was placed",
+                    target.name(),
+                    describe(&generations),
+                    registration.gen_low,
+                    registration.gen_high
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// After register: checks that the staged files are a whole restore for
+    /// `registration` (else refuses and touches nothing), then empties the
+    /// locations of restore artifacts, renames the staged files into place
+    /// and fsyncs the directories (as a local restore does: [`Plan::place`]).
+    pub fn place(&mut self, target: &Target, registration: &Registration) -> Result<(), Error> {
         if let Some(open) = &self.open {
             return Err(Error::new(
                 codes::ERROR_INVALID_PARAMETER,
@@ -226,6 +320,8 @@ impl Upload {
                 ),
             ));
         }
+        self.check_whole(target, registration)?;
+        self.placed = true;
         // Once placing starts the staged files are the target's: a failure
         // leaves them for the blocked target to show, not for Drop to remove.
         let destinations = std::mem::take(&mut self.staged)
