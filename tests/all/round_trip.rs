@@ -407,3 +407,68 @@ fn a_target_whose_locations_are_not_on_this_machine_is_refused_before_register()
     assert!(!logs.exists(), "nothing was created");
     assert_eq!(rt.stats().bindings_open(), 0);
 }
+
+#[test]
+fn a_failure_while_placing_puts_the_old_files_back() {
+    let rt = runtime();
+    let backup = take_backup(&rt);
+    let old = Fixture::online_with_data(1 << 16);
+    old.target.set_online(false).unwrap();
+    let layout = old.target.layout();
+    // The set's last log cannot be put in place: a directory holds its name.
+    let blocked = layout.log_dir().join("edb00013.log");
+    fs::remove_file(&blocked).unwrap();
+    fs::create_dir(&blocked).unwrap();
+    fs::write(blocked.join("keep"), b"x").unwrap();
+    let listing = |dir: &Path| -> Vec<(String, Vec<u8>)> {
+        let mut files: Vec<_> = fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap())
+            .filter(|e| e.file_type().unwrap().is_file())
+            .map(|e| {
+                (
+                    e.file_name().to_string_lossy().into_owned(),
+                    fs::read(e.path()).unwrap(),
+                )
+            })
+            .collect();
+        files.sort();
+        files
+    };
+    let before = (listing(&layout.database_dir()), listing(&layout.log_dir()));
+
+    let err = rt
+        .restore(&backup.set_dir, &old.server, &mut no_progress())
+        .unwrap_err();
+    assert!(err.message.contains("edb00013.log"), "{err}");
+    let after = (listing(&layout.database_dir()), listing(&layout.log_dir()));
+    assert_eq!(
+        after, before,
+        "the old files, byte for byte, and nothing else"
+    );
+    // Registered, then completed with the failure: visibly blocked.
+    assert_eq!(old.target.record().unwrap().state, RecordState::Failed);
+}
+
+#[test]
+fn a_completed_restore_leaves_no_old_file_aside() {
+    let rt = runtime();
+    let backup = take_backup(&rt);
+    let old = Fixture::online_with_data(1 << 16);
+    old.target.set_online(false).unwrap();
+    rt.restore(&backup.set_dir, &old.server, &mut no_progress())
+        .unwrap();
+    let layout = old.target.layout();
+    for dir in [layout.database_dir(), layout.log_dir()] {
+        let names: Vec<String> = fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.contains(".dsrestore-"))
+            .collect();
+        assert!(names.is_empty(), "{}: {names:?}", dir.display());
+    }
+    assert_same_file(
+        &backup.source.target.layout().database_file(),
+        &layout.database_file(),
+    );
+}

@@ -150,6 +150,11 @@ impl ServerConnection {
                     ));
                 }
                 self.target.register_complete(s.id, restore_state)?;
+                if restore_state == codes::S_OK {
+                    if let Some(upload) = &self.upload {
+                        upload.discard_set_aside();
+                    }
+                }
                 self.set_phase(SessionPhase::Completed);
                 ok(())
             }

@@ -30,8 +30,10 @@ pub(super) struct Upload {
     /// (staging path, destination) of every finished file.
     staged: Vec<(PathBuf, PathBuf)>,
     open: Option<OpenUpload>,
-    /// Set once place-files began putting the files in place.
+    /// Set once place-files put the files in place.
     placed: bool,
+    /// What place-files placed (to discard what it moved aside, on success).
+    plan: Option<Plan>,
 }
 
 /// The most files one restore session may send: a database, a checkpoint
@@ -76,6 +78,7 @@ impl Upload {
             staged: Vec::new(),
             open: None,
             placed: false,
+            plan: None,
         }
     }
 
@@ -321,23 +324,31 @@ impl Upload {
             ));
         }
         self.check_whole(target, registration)?;
-        self.placed = true;
-        // Once placing starts the staged files are the target's: a failure
-        // leaves them for the blocked target to show, not for Drop to remove.
-        let destinations = std::mem::take(&mut self.staged)
-            .into_iter()
-            .map(|(_, destination)| destination)
-            .collect();
+        let destinations = self.staged.iter().map(|(_, d)| d.clone()).collect();
         let layout = target.layout();
-        Plan::with_destinations(
+        let plan = Plan::with_destinations(
             &layout.database_file(),
             &layout.log_dir(),
             &layout.checkpoint_dir(),
             destinations,
             &self.tag,
-        )
-        .place()
-        .map_err(|e| Error::new(e.code, format!("{}: {}", target.name(), e.message)))
+        );
+        // A failure puts the old files back and the new ones at their staging
+        // names, which the session's end removes.
+        plan.place()
+            .map_err(|e| Error::new(e.code, format!("{}: {}", target.name(), e.message)))?;
+        self.staged.clear();
+        self.placed = true;
+        self.plan = Some(plan);
+        Ok(())
+    }
+
+    /// After register-complete with S_OK: removes the old files that
+    /// place-files moved aside.
+    pub fn discard_set_aside(&self) {
+        if let Some(plan) = &self.plan {
+            plan.discard_set_aside();
+        }
     }
 }
 

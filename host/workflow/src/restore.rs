@@ -146,7 +146,11 @@ fn restore_into(
                 done: total,
                 total,
             });
-            context.register_complete(codes::S_OK)?
+            context.register_complete(codes::S_OK)?;
+            // Complete: the old files placing moved aside can go.
+            if let Delivery::Local(plan) = &delivery {
+                plan.discard_set_aside();
+            }
         }
         Err(e) => {
             if let Err(complete) = context.register_complete(e.code) {

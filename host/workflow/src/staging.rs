@@ -26,6 +26,10 @@ use crate::writeback::EarlyWriteback;
 /// What every staged file's name carries after the destination's name.
 const STAGING_MARK: &str = ".dsrestore-staging";
 
+/// What an old file moved aside by placing carries after its name (never
+/// taken for staging: orphan removal leaves these alone).
+const ASIDE_MARK: &str = ".dsrestore-old";
+
 /// Where each file of a set goes on the target.
 pub struct Plan {
     /// The directories a restore writes into.
@@ -219,24 +223,102 @@ impl Plan {
 
     /// After register: empties the destinations of restore artifacts, renames
     /// the staged files into place and fsyncs the directories.
+    ///
+    /// The files it replaces are not deleted: they are moved aside in their
+    /// directory (`<name>.dsrestore-old-<tag>`, an atomic rename), and if
+    /// putting the new files in place fails, everything is moved back, so
+    /// the target keeps its old files. After the restore completed,
+    /// [`discard_set_aside`](Self::discard_set_aside) removes them.
     pub fn place(&self) -> Result<(), Error> {
         for dir in &self.dirs {
             check_real_dir(dir)?;
         }
+        let mut aside = Vec::new();
+        let mut placed = Vec::new();
+        let result = self.swap_in(&mut aside, &mut placed);
+        if result.is_err() {
+            self.roll_back(&aside, &placed);
+        }
+        result
+    }
+
+    /// Moves the old files aside, then the staged ones in; records each
+    /// step, so that a failure can be undone.
+    fn swap_in(
+        &self,
+        aside: &mut Vec<(PathBuf, PathBuf)>,
+        placed: &mut Vec<PathBuf>,
+    ) -> Result<(), Error> {
         for dir in &self.dirs {
-            empty_of_artifacts(dir)
-                .map_err(|e| Error::io(&format!("emptying {}", dir.display()), e))?;
+            let artifacts = artifacts_in(dir)
+                .map_err(|e| Error::io(&format!("listing {}", dir.display()), e))?;
+            for original in artifacts {
+                let moved = self.aside_path(&original);
+                fs::rename(&original, &moved)
+                    .map_err(|e| Error::io(&format!("moving {} aside", original.display()), e))?;
+                aside.push((original, moved));
+            }
         }
         for destination in &self.destinations {
             fs::rename(self.staged(destination), destination).map_err(|e| {
                 Error::io(&format!("putting {} in place", destination.display()), e)
             })?;
+            placed.push(destination.clone());
         }
         for dir in &self.dirs {
             durable::sync_dir(dir)
                 .map_err(|e| Error::io(&format!("syncing {}", dir.display()), e))?;
         }
         Ok(())
+    }
+
+    /// Undoes `swap_in`: the new files back to their staging names, the old
+    /// ones back to theirs.
+    fn roll_back(&self, aside: &[(PathBuf, PathBuf)], placed: &[PathBuf]) {
+        for destination in placed.iter().rev() {
+            if let Err(e) = fs::rename(destination, self.staged(destination)) {
+                tracing::error!("rolling back {}: {e}", destination.display());
+            }
+        }
+        for (original, moved) in aside.iter().rev() {
+            if let Err(e) = fs::rename(moved, original) {
+                tracing::error!("putting {} back: {e}", original.display());
+            }
+        }
+        for dir in &self.dirs {
+            if let Err(e) = durable::sync_dir(dir) {
+                tracing::error!("syncing {}: {e}", dir.display());
+            }
+        }
+    }
+
+    /// Where placing moves an old file aside.
+    fn aside_path(&self, original: &Path) -> PathBuf {
+        let mut name = original.file_name().unwrap_or_default().to_os_string();
+        name.push(format!("{ASIDE_MARK}-{}", self.tag));
+        original.with_file_name(name)
+    }
+
+    /// After the restore completed (register-complete with S_OK): removes
+    /// the old files that placing moved aside.
+    pub fn discard_set_aside(&self) {
+        let suffix = format!("{ASIDE_MARK}-{}", self.tag);
+        for dir in &self.dirs {
+            let Ok(entries) = fs::read_dir(dir) else {
+                continue;
+            };
+            for entry in entries.flatten() {
+                let old = entry
+                    .file_name()
+                    .to_str()
+                    .is_some_and(|n| n.ends_with(&suffix));
+                if old {
+                    if let Err(e) = fs::remove_file(entry.path()) {
+                        tracing::warn!("removing {}: {e}", entry.path().display());
+                    }
+                }
+            }
+        }
     }
 
     /// Removes what `stage` left (after a failure).
@@ -252,17 +334,18 @@ impl Plan {
     }
 }
 
-/// Removes the restore artifacts (only) from `dir`.
-fn empty_of_artifacts(dir: &Path) -> io::Result<()> {
+/// The restore artifacts (only) in `dir`: what placing replaces.
+fn artifacts_in(dir: &Path) -> io::Result<Vec<PathBuf>> {
+    let mut found = Vec::new();
     for entry in fs::read_dir(dir)? {
         let entry = entry?;
         if entry.file_type()?.is_file()
             && entry.file_name().to_str().is_some_and(is_restore_artifact)
         {
-            fs::remove_file(entry.path())?;
+            found.push(entry.path());
         }
     }
-    Ok(())
+    Ok(found)
 }
 
 /// Copies `file` of `set` to `to` through [`BackupSet::read_checked`] (so
