@@ -85,23 +85,20 @@ fn main() -> ExitCode {
     }
 }
 
-/// A path the command was given, with the reminder that under wasmtime it
-/// must be mapped into the component.
+/// A failure about the directory `dir` the command was given: when `dir`
+/// cannot be seen at all, the likely cause is that wasmtime was not told to
+/// map it into the component, and the message says so.
 fn mapped(e: Error, dir: &str) -> Error {
-    if matches!(
-        e.code,
-        codes::ERROR_FILE_NOT_FOUND | codes::HR_INVALID_BACKUP | codes::ERROR_ACCESS_DENIED
-    ) {
-        Error::new(
-            e.code,
-            format!(
-                "{} (is the directory mapped? wasmtime run --dir {dir}::{dir})",
-                e.message
-            ),
-        )
-    } else {
-        e
+    if Path::new(dir).exists() {
+        return e;
     }
+    Error::new(
+        e.code,
+        format!(
+            "{} ({dir} is not visible here: is it mapped? wasmtime run --dir {dir}::{dir})",
+            e.message
+        ),
+    )
 }
 
 fn run(command: Command) -> Result<(), Error> {
