@@ -197,58 +197,48 @@ fn place_files_refuses_a_partial_or_wrong_set_and_leaves_the_target_as_it_was() 
     fx.target.set_online(false).unwrap();
     let before = data_files(&fx);
     assert!(before.iter().any(|(n, _)| n == "ntds.dit"), "{before:?}");
-    let db: &[u8] = b"new database";
-    let chk: &[u8] = b"new checkpoint";
-    let log: &[u8] = b"new log";
+    let database: Sent = (bft::NTDS_DATABASE, "ntds.dit", b"new database");
+    let checkpoint: Sent = (bft::CHECKPOINT_DIR, "edb.chk", b"new checkpoint");
+    let log = |name| -> Sent { (bft::LOG, name, b"new log") };
+    let whole_but = |logs: &[&'static str]| -> Vec<Sent> {
+        [database, checkpoint]
+            .into_iter()
+            .chain(logs.iter().map(|n| log(n)))
+            .collect()
+    };
     // (what, files sent, registered generations, place-files' code)
     let cases: [(&str, Vec<Sent>, u32, u32, u32); 5] = [
         (
             "one log only",
-            vec![(bft::LOG, "edb00010.log", log)],
+            vec![log("edb00010.log")],
             0x10,
             0x13,
             codes::HR_INVALID_BACKUP,
         ),
         (
             "no database",
-            vec![
-                (bft::CHECKPOINT_DIR, "edb.chk", chk),
-                (bft::LOG, "edb00010.log", log),
-            ],
+            vec![checkpoint, log("edb00010.log")],
             0x10,
             0x10,
             codes::HR_INVALID_BACKUP,
         ),
         (
             "a gap in the logs",
-            vec![
-                (bft::NTDS_DATABASE, "ntds.dit", db),
-                (bft::CHECKPOINT_DIR, "edb.chk", chk),
-                (bft::LOG, "edb00010.log", log),
-                (bft::LOG, "edb00012.log", log),
-            ],
+            whole_but(&["edb00010.log", "edb00012.log"]),
             0x10,
             0x12,
             codes::HR_GIVEN_LOG_FILE_IS_NOT_CONTIGUOUS,
         ),
         (
             "logs outside the registered range",
-            vec![
-                (bft::NTDS_DATABASE, "ntds.dit", db),
-                (bft::CHECKPOINT_DIR, "edb.chk", chk),
-                (bft::LOG, "edb00010.log", log),
-                (bft::LOG, "edb00020.log", log),
-            ],
+            whole_but(&["edb00010.log", "edb00020.log"]),
             0x10,
             0x10,
             codes::HR_GIVEN_LOG_FILE_IS_NOT_CONTIGUOUS,
         ),
         (
             "no log at all",
-            vec![
-                (bft::NTDS_DATABASE, "ntds.dit", db),
-                (bft::CHECKPOINT_DIR, "edb.chk", chk),
-            ],
+            whole_but(&[]),
             0x10,
             0x10,
             codes::HR_GIVEN_LOG_FILE_IS_NOT_CONTIGUOUS,
