@@ -68,6 +68,11 @@ impl BackupContext {
                 ))
             }
         }
+        if grbit != 0 {
+            return Err(invalid_parameter(format!(
+                "grbit {grbit:#x}: reserved, must be 0"
+            )));
+        }
         let server = server_name::normalize(server)?;
         let link = Link::connect(&server)?;
         let prepared: BackupPrepared = link.request(&Request::BackupPrepare {

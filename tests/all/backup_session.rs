@@ -120,6 +120,36 @@ fn incremental_is_invalid_parameter_and_logs_only_is_not_supported() {
 }
 
 #[test]
+fn a_non_zero_grbit_is_invalid_parameter_before_any_binding() {
+    let fx = Fixture::online_with_data(1 << 16);
+    let rt = runtime();
+    let err = rt
+        .prepare_backup(&fx.server, 1, BackupType::Full)
+        .err()
+        .unwrap();
+    assert_eq!(err.code, codes::ERROR_INVALID_PARAMETER, "{err}");
+    assert!(err.message.contains("grbit"), "{err}");
+    assert_eq!(rt.stats().bindings_opened, 0, "refused before any binding");
+}
+
+#[test]
+fn backup_logs_list_no_generation_a_restore_could_not_register() {
+    let fx = Fixture::online_with_data(1 << 16);
+    let beyond = fx.target.layout().log_dir().join("edb00100000.log");
+    std::fs::write(&beyond, b"a log past 0xFFFFF").unwrap();
+    let (mut session, _) = runtime()
+        .prepare_backup(&fx.server, 0, BackupType::Full)
+        .unwrap();
+    let logs = session.backup_logs().unwrap();
+    assert!(!logs.is_empty());
+    assert!(
+        logs.iter().all(|l| !l.path.ends_with("edb00100000.log")),
+        "{logs:?}"
+    );
+    session.end().unwrap();
+}
+
+#[test]
 fn transfer_sizes_that_break_the_rules_are_invalid_parameter() {
     let fx = Fixture::online_with_data(1 << 16);
     let rt = runtime();

@@ -8,6 +8,10 @@ use dsrestore_protocol::{bft, Location};
 
 use super::Layout;
 
+/// The highest log generation a registration accepts (DsRestoreRegister's
+/// `genHigh`, five hex digits).
+pub const MAX_GENERATION: u32 = 0xFFFFF;
+
 /// The checkpoint file's name, in the checkpoint directory.
 pub const CHECKPOINT: &str = "edb.chk";
 
@@ -50,13 +54,15 @@ pub fn database_names(layout: &Layout) -> io::Result<Vec<Location>> {
 }
 
 /// DsBackupGetBackupLogs: every numbered log, by generation (links too:
-/// opening one for the backup refuses it).
+/// opening one for the backup refuses it), up to generation 0xFFFFF: a
+/// restore can register no later one, so a set must not hold it.
 pub fn backup_logs(layout: &Layout) -> io::Result<Vec<Location>> {
     let mut logs: Vec<(u32, PathBuf)> = Vec::new();
     for entry in std::fs::read_dir(layout.log_dir())? {
         let entry = entry?;
         let name = entry.file_name();
-        if let Some(generation) = name.to_str().and_then(log_generation) {
+        let generation = name.to_str().and_then(log_generation);
+        if let Some(generation) = generation.filter(|g| *g <= MAX_GENERATION) {
             if !entry.file_type()?.is_dir() {
                 logs.push((generation, entry.path()));
             }

@@ -500,7 +500,9 @@ impl Target {
                 &entry.new_database_name,
             )?;
         }
-        if registration.gen_low > registration.gen_high || registration.gen_high > 0xFFFFF {
+        if registration.gen_low > registration.gen_high
+            || registration.gen_high > files::MAX_GENERATION
+        {
             return Err(Error::new(
                 codes::ERROR_INVALID_PARAMETER,
                 format!(

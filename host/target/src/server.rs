@@ -199,8 +199,13 @@ impl ServerConnection {
                 self.target.end_session(s.id, "restore-end");
                 ok(())
             }
-            Request::BackupPrepare { backup_type, .. } => {
+            Request::BackupPrepare { backup_type, grbit } => {
                 self.refuse_second_session()?;
+                if grbit != 0 {
+                    return Err(Error::invalid_parameter(format!(
+                        "{name}: backup-prepare: grbit {grbit:#x} is reserved and must be 0"
+                    )));
+                }
                 let prepared = self.target.begin_backup(backup_type)?;
                 self.backup = Some(BackupSession::new(prepared.session));
                 ok(prepared)
