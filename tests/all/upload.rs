@@ -398,3 +398,80 @@ fn place_files_without_any_file_sent_deletes_nothing() {
         "the database is still there"
     );
 }
+
+/// A whole set for generation 0x10: database, checkpoint, one log.
+fn whole_set() -> Vec<Sent<'static>> {
+    vec![
+        (bft::NTDS_DATABASE, "ntds.dit", b"new database"),
+        (bft::CHECKPOINT_DIR, "edb.chk", b"new checkpoint"),
+        (bft::LOG, "edb00010.log", b"new log"),
+    ]
+}
+
+#[test]
+fn placed_files_stay_only_if_the_restore_completes_with_s_ok() {
+    let fx = Fixture::online_with_data(1 << 16);
+    fx.target.set_online(false).unwrap();
+    let before = data_files(&fx);
+    let expected_new: DataFiles = {
+        let mut v: DataFiles = whole_set()
+            .iter()
+            .map(|(_, n, b)| (n.to_string(), b.to_vec()))
+            .collect();
+        v.sort();
+        v
+    };
+    // (what, the request after place-files, the files afterwards, the record)
+    let cases: [(&str, Option<u32>, &DataFiles, &str); 3] = [
+        (
+            "ended before register-complete",
+            None,
+            &before,
+            "registered",
+        ),
+        (
+            "register-complete with a failure",
+            Some(codes::HR_ERROR),
+            &before,
+            "failed",
+        ),
+        (
+            "register-complete with S_OK",
+            Some(0),
+            &expected_new,
+            "complete",
+        ),
+    ];
+    for (what, complete, expected, record) in cases {
+        let mut conn = prepared(&fx);
+        for (kind, name, bytes) in whole_set() {
+            put(&mut conn, kind, name, bytes, &sha(bytes)).unwrap();
+        }
+        let mut registration = fx.registration();
+        registration.gen_low = 0x10;
+        registration.gen_high = 0x10;
+        send(
+            &mut conn,
+            &Request::Register(wit::registration_to_wire(&registration)),
+        )
+        .unwrap();
+        send(&mut conn, &Request::PlaceFiles).unwrap();
+        assert_eq!(
+            data_files(&fx).len(),
+            expected_new.len() + before.len() + 1,
+            "{what}: new in place, old aside, the journal"
+        );
+        if let Some(restore_state) = complete {
+            send(&mut conn, &Request::RegisterComplete { restore_state }).unwrap();
+        }
+        send(&mut conn, &Request::RestoreEnd).unwrap();
+        assert_eq!(&data_files(&fx), expected, "{what}");
+        let status = fx.target.status();
+        assert_eq!(status.record.unwrap().state.name(), record, "{what}");
+        assert!(
+            status.leftovers.is_empty(),
+            "{what}: {:?}",
+            status.leftovers
+        );
+    }
+}

@@ -68,7 +68,7 @@ pub fn run(command: TargetCommand, json: bool) -> Result<ExitCode, Error> {
                 );
                 out += &format!("  open restore sessions: {}\n", status.open_sessions);
                 match &status.record {
-                    None => out += "  restore record: none (not blocked)",
+                    None => out += "  restore record: none (not blocked)\n",
                     Some(r) => {
                         let reg = &r.registration;
                         out += &format!(
@@ -98,9 +98,10 @@ pub fn run(command: TargetCommand, json: bool) -> Result<ExitCode, Error> {
                         if let Some(hr) = r.restore_state {
                             out += &format!("    restore state: {hr:#010x}\n");
                         }
-                        out.truncate(out.trim_end().len());
                     }
                 }
+                out += &describe_recovery(&status);
+                out.truncate(out.trim_end().len());
                 out
             })
         }
@@ -115,4 +116,38 @@ pub fn run(command: TargetCommand, json: bool) -> Result<ExitCode, Error> {
             })
         }
     })
+}
+
+/// What recovery did when this process opened the target, and what a
+/// restore left that is still there.
+fn describe_recovery(status: &dsrestore_host::target::TargetStatus) -> String {
+    use dsrestore_host::target::Outcome;
+    let mut out = String::new();
+    if let Some(recovery) = &status.recovered {
+        for p in &recovery.placements {
+            out += &match p.outcome {
+                Outcome::RolledBack => format!(
+                    "  recovered: a restore (session {}) was cut off while placing ({}); its {} new file(s) were removed and the {} old file(s) put back\n",
+                    p.tag, p.phase.name(), p.new_files_removed, p.old_files
+                ),
+                Outcome::KeptNew => format!(
+                    "  recovered: a restore (session {}) had completed; its {} old file(s) were removed\n",
+                    p.tag, p.old_files
+                ),
+            };
+        }
+        if recovery.staging_removed > 0 {
+            out += &format!(
+                "  recovered: {} file(s) staged by dead restore sessions were removed\n",
+                recovery.staging_removed
+            );
+        }
+    }
+    if !status.leftovers.is_empty() {
+        out += "  left by a restore (its own while one is open; otherwise see the log):\n";
+        for path in &status.leftovers {
+            out += &format!("    {}\n", path.display());
+        }
+    }
+    out
 }

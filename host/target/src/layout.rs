@@ -44,6 +44,15 @@ impl Layout {
         self.root.join("logs")
     }
 
+    /// The directories a restore writes into, each once, the database's first.
+    pub fn data_dirs(&self) -> Vec<PathBuf> {
+        let mut dirs = vec![self.database_dir(), self.log_dir()];
+        if !dirs.contains(&self.checkpoint_dir()) {
+            dirs.push(self.checkpoint_dir());
+        }
+        dirs
+    }
+
     /// The target's own state: its settings and the restore-in-progress record.
     pub fn state_dir(&self) -> PathBuf {
         self.root.join("state")

@@ -33,6 +33,7 @@ use dsrestore_protocol::{Prepared, Registration};
 use serde::Serialize;
 
 pub use backup::MAX_READ;
+pub use dsrestore_workflow::placing::{Outcome, Phase, Recovered, Recovery};
 pub use layout::Layout;
 pub use record::{RecordState, RestoreRecord};
 use restore_lock::RestoreLock;
@@ -41,7 +42,8 @@ pub use settings::{Settings, DEFAULT_TOMBSTONE_LIFETIME_DAYS};
 pub use token::ExpiryToken;
 
 use dsrestore_protocol::Error;
-use dsrestore_workflow::durable;
+use dsrestore_workflow::placing;
+use dsrestore_workflow::{durable, failpoint};
 
 /// BACKUP_TYPE_* values.
 const BACKUP_TYPE_FULL: u32 = 0x01;
@@ -98,6 +100,15 @@ pub struct TargetStatus {
     pub open_sessions: usize,
     pub interlock_held_by: Option<u64>,
     pub record: Option<RestoreRecord>,
+    /// What this process found and finished when it opened the target (or
+    /// since): placements of dead sessions rolled back or completed, staged
+    /// files removed. Absent when there was nothing to do.
+    pub recovered: Option<Recovery>,
+    /// Files a restore left in the data directories that are still there
+    /// (staged files, old files moved aside, placement journals): while a
+    /// restore is open elsewhere, its own; otherwise what recovery could not
+    /// finish (the log says why).
+    pub leftovers: Vec<PathBuf>,
 }
 
 /// A restore target on a directory tree. One instance per directory per
@@ -122,6 +133,8 @@ struct Inner {
     /// The restore lock of the session (of this process) that prepared a
     /// restore with an expiry token; released when it ends.
     restore_lock: Option<(u64, RestoreLock)>,
+    /// What recovery did in this process, if anything.
+    recovered: Option<Recovery>,
 }
 
 /// The first session id of this process: random high 32 bits (the record
@@ -220,8 +233,10 @@ impl Target {
                 interlock: None,
                 sessions: HashSet::new(),
                 restore_lock: None,
+                recovered: None,
             }),
         });
+        target.recover_if_idle();
         registry.retain(|_, t| t.strong_count() > 0);
         registry.insert(root, Arc::downgrade(&target));
         Ok(target)
@@ -279,7 +294,42 @@ impl Target {
             open_sessions: inner.sessions.len(),
             interlock_held_by: inner.interlock,
             record: inner.record.clone(),
+            recovered: inner.recovered.clone(),
+            leftovers: placing::leftovers(&self.layout.data_dirs()).unwrap_or_default(),
         }
+    }
+
+    /// Finishes what dead restore sessions left (see [`placing::recover`]),
+    /// if no restore is open anywhere (the restore lock is free); otherwise a
+    /// live restore owns those files and they are left alone.
+    fn recover_if_idle(&self) {
+        let Ok(_lock) = RestoreLock::acquire(&self.layout, &self.name, "recovery") else {
+            return;
+        };
+        let mut inner = self.lock();
+        if let Err(e) = self.recover(&mut inner) {
+            tracing::error!(target = %self.name, "{e}");
+        }
+    }
+
+    /// Recovery, for a caller that holds the restore lock.
+    fn recover(&self, inner: &mut Inner) -> Result<(), Error> {
+        let dirs = self.layout.data_dirs();
+        for dir in &dirs {
+            dsrestore_workflow::staging::check_real_dir(dir)
+                .map_err(|e| Error::new(e.code, format!("{}: {}", self.name, e.message)))?;
+        }
+        let completed = inner
+            .record
+            .as_ref()
+            .is_some_and(|r| r.state == RecordState::Complete);
+        let recovery = placing::recover(&dirs, completed)
+            .map_err(|e| self.io_failure("finishing what a dead restore left", e))?;
+        if !recovery.is_empty() {
+            tracing::warn!(target = %self.name, ?recovery, "recovered what a dead restore session left");
+            inner.recovered = Some(recovery);
+        }
+        Ok(())
     }
 
     /// Starts or stops the directory service. Going online is refused while a
@@ -309,6 +359,7 @@ impl Target {
             false => None,
         };
         if online {
+            self.recover(&mut inner)?;
             match inner.record.as_ref().map(|r| r.state) {
                 Some(RecordState::Registered) => {
                     return Err(Error::new(
@@ -450,6 +501,11 @@ impl Target {
                 format!("{}: the directory service is online; a restore needs it offline (restore mode)", self.name),
             ));
         }
+        if restore_lock.is_some() {
+            // No restore is alive: finish what dead ones left before this
+            // one stages anything.
+            self.recover(&mut inner)?;
+        }
         let session = self.next_session.fetch_add(1, Ordering::Relaxed);
         inner.sessions.insert(session);
         if let Some(lock) = restore_lock {
@@ -522,6 +578,7 @@ impl Target {
         };
         record::store(&l.state_dir(), &record)
             .map_err(|e| self.io_failure("writing the restore-in-progress record", e))?;
+        failpoint::hit("registered");
         inner.record = Some(record);
         inner.interlock = Some(session);
         tracing::info!(target = %self.name, session, "restore registered");
@@ -561,6 +618,7 @@ impl Target {
         record.completed_at = Some(now());
         record::store(&self.layout.state_dir(), &record)
             .map_err(|e| self.io_failure("writing the restore-in-progress record", e))?;
+        failpoint::hit("completed");
         tracing::info!(target = %self.name, session, state = ?record.state, restore_state = format_args!("{restore_state:#010x}"), "restore completed");
         inner.record = Some(record);
         inner.interlock = None;

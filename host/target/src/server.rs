@@ -150,10 +150,8 @@ impl ServerConnection {
                     ));
                 }
                 self.target.register_complete(s.id, restore_state)?;
-                if restore_state == codes::S_OK {
-                    if let Some(upload) = &self.upload {
-                        upload.discard_set_aside();
-                    }
+                if let Some(upload) = &mut self.upload {
+                    upload.completed(&self.target, restore_state);
                 }
                 self.set_phase(SessionPhase::Completed);
                 ok(())
@@ -189,7 +187,7 @@ impl ServerConnection {
                 ok(())
             }
             Request::RestoreEnd => {
-                self.upload = None;
+                self.end_upload();
                 let Some(s) = self.session.take() else {
                     return Err(Error::new(
                         codes::ERROR_INVALID_PARAMETER,
@@ -282,6 +280,15 @@ impl ServerConnection {
     }
 
     /// One session per binding, restore or backup.
+    /// Ends the session's upload while it still holds the restore lock:
+    /// undoes a placement whose restore did not complete, removes what was
+    /// staged and not placed.
+    fn end_upload(&mut self) {
+        if let Some(mut upload) = self.upload.take() {
+            upload.end(&self.target);
+        }
+    }
+
     fn refuse_second_session(&self) -> Result<(), Error> {
         let id = self
             .session
@@ -348,7 +355,7 @@ impl Drop for ServerConnection {
     /// A binding that closes without restore-end or backup-end has its session
     /// ended here (an open backup file is closed with it).
     fn drop(&mut self) {
-        self.upload = None;
+        self.end_upload();
         if let Some(s) = self.session.take() {
             self.target
                 .end_session(s.id, "binding closed without restore-end");

@@ -32,6 +32,8 @@ pub(super) struct Upload {
     open: Option<OpenUpload>,
     /// Set once place-files put the files in place.
     placed: bool,
+    /// Set once the restore completed with S_OK (the old files are gone).
+    completed: bool,
     /// What place-files placed (to discard what it moved aside, on success).
     plan: Option<Plan>,
 }
@@ -78,6 +80,7 @@ impl Upload {
             staged: Vec::new(),
             open: None,
             placed: false,
+            completed: false,
             plan: None,
         }
     }
@@ -240,6 +243,7 @@ impl Upload {
         open.file
             .sync_all()
             .map_err(|e| target.io_failure(&format!("syncing {}", open.staging.display()), e))?;
+        dsrestore_workflow::failpoint::hit("upload-staged");
         self.staged.push((open.staging, open.destination));
         Ok(())
     }
@@ -343,11 +347,41 @@ impl Upload {
         Ok(())
     }
 
-    /// After register-complete with S_OK: removes the old files that
-    /// place-files moved aside.
-    pub fn discard_set_aside(&self) {
-        if let Some(plan) = &self.plan {
+    /// After register-complete: with S_OK, removes the old files that
+    /// place-files moved aside; with a failure, puts them back (the target
+    /// keeps its old database, and stays blocked by the failed record).
+    pub fn completed(&mut self, target: &Target, restore_state: u32) {
+        let Some(plan) = &self.plan else {
+            return;
+        };
+        if restore_state == codes::S_OK {
             plan.discard_set_aside();
+            self.completed = true;
+        } else {
+            self.put_old_files_back(target, "register-complete with a failure");
+        }
+    }
+
+    /// Undoes place-files (once).
+    fn put_old_files_back(&mut self, target: &Target, why: &str) {
+        let Some(plan) = self.plan.take() else {
+            return;
+        };
+        match plan.undo() {
+            Ok(undone) => {
+                tracing::warn!(target = %target.name(), ?undone, "{why}: the placed files were removed and the old ones put back")
+            }
+            Err(e) => {
+                tracing::error!(target = %target.name(), "{why}: {e}; the target's next open finishes it")
+            }
+        }
+    }
+
+    /// The session ends: files placed by a restore that did not complete
+    /// with S_OK are taken out again and the old ones put back.
+    pub fn end(&mut self, target: &Target) {
+        if self.placed && !self.completed {
+            self.put_old_files_back(target, "the restore session ended before register-complete");
         }
     }
 }

@@ -18,7 +18,9 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
     let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
     tmp.write_all(bytes)?;
     tmp.as_file().sync_all()?;
+    crate::failpoint::hit("atomic-write-synced");
     tmp.persist(path).map_err(|e| e.error)?;
+    crate::failpoint::hit("atomic-write-renamed");
     sync_dir(dir)
 }
 

@@ -15,6 +15,8 @@ mod backup;
 mod chunks;
 mod context;
 pub mod durable;
+pub mod failpoint;
+pub mod placing;
 mod progress;
 mod restore;
 pub mod set;

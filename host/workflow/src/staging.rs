@@ -1,13 +1,13 @@
 //! Putting a backup set's files in place on a restore target, safely and fast.
 //!
 //! Each file is first copied next to its destination under a staging name
-//! (`<name>.dsrestore-staging`, fsynced), read once: another thread hashes
+//! (`<name>.dsrestore-staging-<session>`, fsynced), read once: another thread hashes
 //! the bytes as they are written, and every size and SHA-256 is checked
 //! against the manifest. Only when every file passed does the restore
-//! register; then the destinations are emptied of restore artifacts, the staged
-//! files are renamed into place (atomic, same directory) and the directories
-//! are fsynced. Before register a failure removes the staged files and leaves
-//! the target as it was; it needs room for one copy of the set beside the old
+//! register; then [`placing`](crate::placing) moves the old files aside and
+//! renames the staged ones into place, under a journal that lets a crash be
+//! undone. Before register a failure removes the staged files and leaves the
+//! target as it was; it needs room for one copy of the set beside the old
 //! files.
 
 use std::fs::{self, File};
@@ -19,25 +19,21 @@ use dsrestore_protocol::codes;
 use dsrestore_protocol::Error;
 use dsrestore_set_format::log_generation;
 
-use crate::durable;
 use crate::set::{BackupSet, FileKind, SetFile, READ_CHUNK};
 use crate::writeback::EarlyWriteback;
 
 /// What every staged file's name carries after the destination's name.
-const STAGING_MARK: &str = ".dsrestore-staging";
-
-/// What an old file moved aside by placing carries after its name (never
-/// taken for staging: orphan removal leaves these alone).
-const ASIDE_MARK: &str = ".dsrestore-old";
+pub(crate) const STAGING_MARK: &str = ".dsrestore-staging";
 
 /// Where each file of a set goes on the target.
 pub struct Plan {
-    /// The directories a restore writes into.
-    dirs: Vec<PathBuf>,
+    /// The directories a restore writes into; the first holds the
+    /// placement's journal (`placing.rs`).
+    pub(crate) dirs: Vec<PathBuf>,
     /// Per file of the set's manifest, in order: its destination.
-    destinations: Vec<PathBuf>,
+    pub(crate) destinations: Vec<PathBuf>,
     /// The session's own part of every staging name.
-    tag: String,
+    pub(crate) tag: String,
 }
 
 /// The staging name of `destination` for the session `tag`, in the same
@@ -112,7 +108,7 @@ pub fn remove_orphans_in(dir: &Path) -> io::Result<usize> {
 
 /// Whether a file name is one a restore replaces: the database, the checkpoint,
 /// logs, reserved logs and patch files. Nothing else is ever deleted.
-fn is_restore_artifact(name: &str) -> bool {
+pub(crate) fn is_restore_artifact(name: &str) -> bool {
     name == "ntds.dit"
         || name == "edb.chk"
         || name == "edb.log"
@@ -175,7 +171,7 @@ impl Plan {
     }
 
     /// Where `destination` is staged.
-    fn staged(&self, destination: &Path) -> PathBuf {
+    pub(crate) fn staged(&self, destination: &Path) -> PathBuf {
         staging_path(destination, &self.tag)
     }
 
@@ -221,106 +217,6 @@ impl Plan {
         result
     }
 
-    /// After register: empties the destinations of restore artifacts, renames
-    /// the staged files into place and fsyncs the directories.
-    ///
-    /// The files it replaces are not deleted: they are moved aside in their
-    /// directory (`<name>.dsrestore-old-<tag>`, an atomic rename), and if
-    /// putting the new files in place fails, everything is moved back, so
-    /// the target keeps its old files. After the restore completed,
-    /// [`discard_set_aside`](Self::discard_set_aside) removes them.
-    pub fn place(&self) -> Result<(), Error> {
-        for dir in &self.dirs {
-            check_real_dir(dir)?;
-        }
-        let mut aside = Vec::new();
-        let mut placed = Vec::new();
-        let result = self.swap_in(&mut aside, &mut placed);
-        if result.is_err() {
-            self.roll_back(&aside, &placed);
-        }
-        result
-    }
-
-    /// Moves the old files aside, then the staged ones in; records each
-    /// step, so that a failure can be undone.
-    fn swap_in(
-        &self,
-        aside: &mut Vec<(PathBuf, PathBuf)>,
-        placed: &mut Vec<PathBuf>,
-    ) -> Result<(), Error> {
-        for dir in &self.dirs {
-            let artifacts = artifacts_in(dir)
-                .map_err(|e| Error::io(&format!("listing {}", dir.display()), e))?;
-            for original in artifacts {
-                let moved = self.aside_path(&original);
-                fs::rename(&original, &moved)
-                    .map_err(|e| Error::io(&format!("moving {} aside", original.display()), e))?;
-                aside.push((original, moved));
-            }
-        }
-        for destination in &self.destinations {
-            fs::rename(self.staged(destination), destination).map_err(|e| {
-                Error::io(&format!("putting {} in place", destination.display()), e)
-            })?;
-            placed.push(destination.clone());
-        }
-        for dir in &self.dirs {
-            durable::sync_dir(dir)
-                .map_err(|e| Error::io(&format!("syncing {}", dir.display()), e))?;
-        }
-        Ok(())
-    }
-
-    /// Undoes `swap_in`: the new files back to their staging names, the old
-    /// ones back to theirs.
-    fn roll_back(&self, aside: &[(PathBuf, PathBuf)], placed: &[PathBuf]) {
-        for destination in placed.iter().rev() {
-            if let Err(e) = fs::rename(destination, self.staged(destination)) {
-                tracing::error!("rolling back {}: {e}", destination.display());
-            }
-        }
-        for (original, moved) in aside.iter().rev() {
-            if let Err(e) = fs::rename(moved, original) {
-                tracing::error!("putting {} back: {e}", original.display());
-            }
-        }
-        for dir in &self.dirs {
-            if let Err(e) = durable::sync_dir(dir) {
-                tracing::error!("syncing {}: {e}", dir.display());
-            }
-        }
-    }
-
-    /// Where placing moves an old file aside.
-    fn aside_path(&self, original: &Path) -> PathBuf {
-        let mut name = original.file_name().unwrap_or_default().to_os_string();
-        name.push(format!("{ASIDE_MARK}-{}", self.tag));
-        original.with_file_name(name)
-    }
-
-    /// After the restore completed (register-complete with S_OK): removes
-    /// the old files that placing moved aside.
-    pub fn discard_set_aside(&self) {
-        let suffix = format!("{ASIDE_MARK}-{}", self.tag);
-        for dir in &self.dirs {
-            let Ok(entries) = fs::read_dir(dir) else {
-                continue;
-            };
-            for entry in entries.flatten() {
-                let old = entry
-                    .file_name()
-                    .to_str()
-                    .is_some_and(|n| n.ends_with(&suffix));
-                if old {
-                    if let Err(e) = fs::remove_file(entry.path()) {
-                        tracing::warn!("removing {}: {e}", entry.path().display());
-                    }
-                }
-            }
-        }
-    }
-
     /// Removes what `stage` left (after a failure).
     pub fn remove_staged(&self) {
         for destination in &self.destinations {
@@ -332,20 +228,6 @@ impl Plan {
             }
         }
     }
-}
-
-/// The restore artifacts (only) in `dir`: what placing replaces.
-fn artifacts_in(dir: &Path) -> io::Result<Vec<PathBuf>> {
-    let mut found = Vec::new();
-    for entry in fs::read_dir(dir)? {
-        let entry = entry?;
-        if entry.file_type()?.is_file()
-            && entry.file_name().to_str().is_some_and(is_restore_artifact)
-        {
-            found.push(entry.path());
-        }
-    }
-    Ok(found)
 }
 
 /// Copies `file` of `set` to `to` through [`BackupSet::read_checked`] (so
@@ -366,7 +248,9 @@ fn stage_file(
         progress(chunk.len() as u64);
         Ok(())
     })?;
-    destination.sync_all().map_err(failed)
+    destination.sync_all().map_err(failed)?;
+    crate::failpoint::hit("staged");
+    Ok(())
 }
 
 #[cfg(test)]
