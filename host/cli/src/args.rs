@@ -47,9 +47,13 @@ pub enum Command {
         /// The server to back up.
         #[arg(long)]
         server: String,
-        /// The backup set's directory (must not exist yet).
+        /// The backup set's directory (must not exist yet, or be empty).
         #[arg(long, value_name = "SET-DIR")]
         out: PathBuf,
+        /// Replace an incomplete set in SET-DIR (what a stopped backup left:
+        /// no manifest). A complete set, or anything else, is never replaced.
+        #[arg(long)]
+        force: bool,
     },
     /// Restore a backup set to a server in restore mode (DsRestorePrepare .. DsRestoreEnd).
     Restore {

@@ -44,7 +44,10 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
     };
     match cli.command {
         Command::Target(command) => target_cmd::run(command, json),
-        Command::Backup { server, out } => {
+        Command::Backup { server, out, force } => {
+            if force {
+                dsrestore_host::backup_set::remove_incomplete(&out)?;
+            }
             workflow_cmd::backup(&runtime()?, &settings.server(&server), &out, json)
         }
         Command::Restore { from, server } => {

@@ -147,6 +147,42 @@ fn session_id_base() -> u64 {
     (random & 0xFFFF_FFFF_0000_0000) | 1
 }
 
+/// Removes the temporary files of atomic writes whose process is dead
+/// (killed mid-write); returns how many.
+fn remove_dead_temporaries(dir: &Path) -> usize {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    let mut removed = 0;
+    for entry in entries.flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(durable::temporary_owner)
+        else {
+            continue;
+        };
+        if process_alive(pid) {
+            continue;
+        }
+        if std::fs::remove_file(entry.path()).is_ok() {
+            tracing::info!(path = %entry.path().display(), pid, "removed the temporary file of a dead process");
+            removed += 1;
+        }
+    }
+    removed
+}
+
+/// Whether process `pid` exists (kill with signal 0).
+fn process_alive(pid: u32) -> bool {
+    let Ok(pid) = libc::pid_t::try_from(pid) else {
+        return false;
+    };
+    // SAFETY: signal 0 only checks that the process exists.
+    let exists = unsafe { libc::kill(pid, 0) } == 0;
+    exists || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
+}
+
 fn now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -323,8 +359,9 @@ impl Target {
             .record
             .as_ref()
             .is_some_and(|r| r.state == RecordState::Complete);
-        let recovery = placing::recover(&dirs, completed)
+        let mut recovery = placing::recover(&dirs, completed)
             .map_err(|e| self.io_failure("finishing what a dead restore left", e))?;
+        recovery.staging_removed += remove_dead_temporaries(&self.layout.state_dir());
         if !recovery.is_empty() {
             tracing::warn!(target = %self.name, ?recovery, "recovered what a dead restore session left");
             inner.recovered = Some(recovery);

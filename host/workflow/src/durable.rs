@@ -15,13 +15,58 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
             format!("{} has no parent directory", path.display()),
         )
     })?;
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
-    tmp.write_all(bytes)?;
-    tmp.as_file().sync_all()?;
-    crate::failpoint::hit("atomic-write-synced");
-    tmp.persist(path).map_err(|e| e.error)?;
+    let tmp = temporary_path(path);
+    let written = (|| {
+        let mut file = fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&tmp)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        crate::failpoint::hit("atomic-write-synced");
+        fs::rename(&tmp, path)
+    })();
+    if written.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    written?;
     crate::failpoint::hit("atomic-write-renamed");
     sync_dir(dir)
+}
+
+/// What every temporary file of [`write_atomic`] ends with.
+pub const TEMPORARY_MARK: &str = ".dsrestore-tmp";
+
+/// The temporary name of a write of `path`: `.<name>.<pid>-<n>.dsrestore-tmp`
+/// in the same directory, unique in this process and across live processes,
+/// so whoever finds one of a dead process may remove it
+/// ([`temporary_owner`] names the process).
+fn temporary_path(path: &Path) -> std::path::PathBuf {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    let name = path.file_name().unwrap_or_default().to_string_lossy();
+    path.with_file_name(format!(".{name}.{}-{n}{TEMPORARY_MARK}", process_id()))
+}
+
+/// The process that writes through the temporary file `name`, if `name` is one.
+pub fn temporary_owner(name: &str) -> Option<u32> {
+    let stem = name.strip_suffix(TEMPORARY_MARK)?;
+    let (pid, _) = stem.rsplit_once('.')?.1.split_once('-')?;
+    pid.parse().ok()
+}
+
+#[cfg(not(target_family = "wasm"))]
+fn process_id() -> u32 {
+    std::process::id()
+}
+
+/// Under WASI there are no process ids: a random number stands for one.
+#[cfg(target_family = "wasm")]
+fn process_id() -> u32 {
+    use std::hash::BuildHasher;
+    static ID: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+    *ID.get_or_init(|| std::collections::hash_map::RandomState::new().hash_one(0u8) as u32)
 }
 
 /// Fsyncs a directory, so that entries created or renamed in it are durable.
@@ -41,6 +86,14 @@ pub fn create_dir(dir: &Path) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_temporary_name_names_its_process() {
+        let tmp = temporary_path(Path::new("/t/state/target.json"));
+        let name = tmp.file_name().unwrap().to_str().unwrap();
+        assert_eq!(temporary_owner(name), Some(process_id()), "{name}");
+        assert_eq!(temporary_owner("target.json"), None);
+    }
 
     #[test]
     fn write_atomic_replaces_the_whole_file_and_leaves_no_temporary() {

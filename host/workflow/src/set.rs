@@ -156,16 +156,20 @@ pub struct FileWriter {
 impl SetWriter {
     /// Starts a set in `dir`, which must not exist or be empty.
     pub fn create(dir: &Path) -> Result<SetWriter, Error> {
-        if dir.exists()
-            && fs::read_dir(dir)
-                .map_err(|e| Error::io(&format!("reading {}", dir.display()), e))?
-                .next()
-                .is_some()
-        {
-            return Err(Error::invalid_parameter(format!(
-                "{} is not empty: a backup set needs a new or empty directory",
-                dir.display()
-            )));
+        match what_is_in(dir).map_err(|e| Error::io(&format!("reading {}", dir.display()), e))? {
+            Contents::Nothing => {}
+            Contents::IncompleteSet => {
+                return Err(Error::invalid_parameter(format!(
+                    "{} holds an incomplete backup set (no {MANIFEST}: its backup was stopped before it finished); remove it, or replace it with --force",
+                    dir.display()
+                )))
+            }
+            Contents::Other => {
+                return Err(Error::invalid_parameter(format!(
+                    "{} is not empty: a backup set needs a new or empty directory",
+                    dir.display()
+                )))
+            }
         }
         durable::create_dir(&dir.join(FILES_DIR))
             .map_err(|e| Error::io(&format!("creating {}", dir.display()), e))?;
@@ -198,6 +202,7 @@ impl SetWriter {
             .and_then(|()| writer.file.sync_all())
             .map_err(|e| Error::io(&what, e))?;
         writer.entry.sha256 = writer.hasher.finish_hex()?;
+        crate::failpoint::hit("set-file-written");
         self.files.push(writer.entry);
         Ok(self.files.last().expect("just pushed"))
     }
@@ -219,6 +224,77 @@ impl SetWriter {
             dir: self.dir,
             manifest,
         })
+    }
+}
+
+/// What a set's directory holds before a backup writes into it.
+#[derive(Debug, PartialEq, Eq)]
+enum Contents {
+    /// Nothing: missing or empty.
+    Nothing,
+    /// What a stopped backup leaves: `files/` holding only regular files,
+    /// perhaps the manifest's temporary file, and no manifest.
+    IncompleteSet,
+    /// Anything else: a complete set, or files that are not a set's.
+    Other,
+}
+
+fn what_is_in(dir: &Path) -> io::Result<Contents> {
+    let entries = match fs::read_dir(dir) {
+        Ok(entries) => entries.collect::<io::Result<Vec<_>>>()?,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Contents::Nothing),
+        Err(e) => return Err(e),
+    };
+    if entries.is_empty() {
+        return Ok(Contents::Nothing);
+    }
+    for entry in entries {
+        let name = entry.file_name();
+        let kind = entry.file_type()?;
+        let temporary = name
+            .to_str()
+            .is_some_and(|n| durable::temporary_owner(n).is_some())
+            && kind.is_file();
+        let files = name == FILES_DIR
+            && kind.is_dir()
+            && fs::read_dir(entry.path())?
+                .map(|e| e.and_then(|e| e.file_type()))
+                .collect::<io::Result<Vec<_>>>()?
+                .iter()
+                .all(|t| t.is_file());
+        if !(temporary || files) {
+            return Ok(Contents::Other);
+        }
+    }
+    Ok(Contents::IncompleteSet)
+}
+
+/// Removes the incomplete backup set in `dir` (what a stopped backup left),
+/// so that a backup can write there again. Refuses anything else, above
+/// all a complete set: it removes only what is recognisably incomplete.
+/// Returns whether there was one.
+pub fn remove_incomplete(dir: &Path) -> Result<bool, Error> {
+    let reading = |e| Error::io(&format!("reading {}", dir.display()), e);
+    match what_is_in(dir).map_err(reading)? {
+        Contents::Nothing => Ok(false),
+        Contents::Other => Err(Error::invalid_parameter(format!(
+            "{} is not an incomplete backup set (it has a {MANIFEST}, or files that are not a set's); --force replaces only an incomplete set",
+            dir.display()
+        ))),
+        Contents::IncompleteSet => {
+            for entry in fs::read_dir(dir).map_err(reading)? {
+                let path = entry.map_err(reading)?.path();
+                let removed = if path.is_dir() {
+                    fs::remove_dir_all(&path)
+                } else {
+                    fs::remove_file(&path)
+                };
+                removed.map_err(|e| Error::io(&format!("removing {}", path.display()), e))?;
+            }
+            durable::sync_dir(dir).map_err(reading)?;
+            tracing::warn!(dir = %dir.display(), "removed an incomplete backup set");
+            Ok(true)
+        }
     }
 }
 

@@ -56,6 +56,9 @@ enum Command {
         server: String,
         #[arg(long)]
         out: String,
+        /// Replace an incomplete set in OUT (a stopped backup's); never a complete one.
+        #[arg(long)]
+        force: bool,
     },
     /// Restore a backup set to a server through an agent.
     Restore {
@@ -103,7 +106,11 @@ fn mapped(e: Error, dir: &str) -> Error {
 
 fn run(command: Command) -> Result<(), Error> {
     match command {
-        Command::Backup { server, out } => {
+        Command::Backup { server, out, force } => {
+            if force {
+                dsrestore_workflow::set::remove_incomplete(Path::new(&out))
+                    .map_err(|e| mapped(e, &out))?;
+            }
             let report = dsrestore_workflow::backup(&Guest, &server, Path::new(&out), &mut |_| {})
                 .map_err(|e| mapped(e, &out))?;
             println!(

@@ -5,3 +5,4 @@ mod support;
 
 mod agent;
 mod cli;
+mod crash;

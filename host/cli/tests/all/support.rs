@@ -61,7 +61,13 @@ pub struct AgentProcess {
 impl AgentProcess {
     /// Starts an agent for `target` on an ephemeral port of 127.0.0.1.
     pub fn start(target: &Path) -> AgentProcess {
+        AgentProcess::start_with_env(target, &[])
+    }
+
+    /// Starts an agent with extra environment variables.
+    pub fn start_with_env(target: &Path, env: &[(&str, &str)]) -> AgentProcess {
         let mut child = dsrestore()
+            .envs(env.iter().copied())
             .args([
                 "agent",
                 "--target",
@@ -83,6 +89,11 @@ impl AgentProcess {
             .unwrap_or_else(|| panic!("no address in {line:?}"))
             .to_string();
         AgentProcess { child, server }
+    }
+
+    /// Waits for the agent to exit by itself.
+    pub fn wait(mut self) -> std::process::ExitStatus {
+        self.child.wait().unwrap()
     }
 
     /// Sends `signal` (SIGTERM, SIGKILL, ...) and waits for the agent to exit.
