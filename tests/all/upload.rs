@@ -310,6 +310,10 @@ fn bad_names_restricted_sessions_and_ending_without_place() {
     for (kind, name) in [
         (bft::LOG, "../escape.log"),
         (bft::LOG, "notalog"),
+        // Not the canonical name of their generation, or past 0xFFFFF.
+        (bft::LOG, "edb0001a.log"),
+        (bft::LOG, "edb00000010.log"),
+        (bft::LOG, "edb00100000.log"),
         (bft::CHECKPOINT_DIR, "x.chk"),
         (bft::UNKNOWN, "f"),
     ] {

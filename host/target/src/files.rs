@@ -26,6 +26,14 @@ pub fn log_name(generation: u32) -> String {
     }
 }
 
+/// The generation of a log named exactly as the target names logs
+/// (`edbXXXXX.log`, five upper-case hex digits, at most 0xFFFFF): the only
+/// log names a backup lists and a restore accepts, so that no two names
+/// stand for one generation and every one can be registered.
+pub fn canonical_log_generation(name: &str) -> Option<u32> {
+    log_generation(name).filter(|&g| g <= MAX_GENERATION && log_name(g) == name)
+}
+
 fn location(code: u8, path: &Path) -> Location {
     Location {
         bft: code,
@@ -53,16 +61,16 @@ pub fn database_names(layout: &Layout) -> io::Result<Vec<Location>> {
     Ok(names)
 }
 
-/// DsBackupGetBackupLogs: every numbered log, by generation (links too:
-/// opening one for the backup refuses it), up to generation 0xFFFFF: a
-/// restore can register no later one, so a set must not hold it.
+/// DsBackupGetBackupLogs: every log with a canonical name
+/// ([`canonical_log_generation`]), by generation (links too: opening one for
+/// the backup refuses it): a restore accepts no other, so a set must not
+/// hold one.
 pub fn backup_logs(layout: &Layout) -> io::Result<Vec<Location>> {
     let mut logs: Vec<(u32, PathBuf)> = Vec::new();
     for entry in std::fs::read_dir(layout.log_dir())? {
         let entry = entry?;
         let name = entry.file_name();
-        let generation = name.to_str().and_then(log_generation);
-        if let Some(generation) = generation.filter(|g| *g <= MAX_GENERATION) {
+        if let Some(generation) = name.to_str().and_then(canonical_log_generation) {
             if !entry.file_type()?.is_dir() {
                 logs.push((generation, entry.path()));
             }
@@ -87,5 +95,9 @@ mod tests {
         assert_eq!(log_generation("edb.log"), None);
         assert_eq!(log_generation("edb0001G.log"), None);
         assert_eq!(log_generation("res1.log"), None);
+        assert_eq!(canonical_log_generation("edb0001A.log"), Some(0x1A));
+        for other in ["edb0001a.log", "edb0000001A.log", "edb00100000.log"] {
+            assert_eq!(canonical_log_generation(other), None, "{other}");
+        }
     }
 }

@@ -132,12 +132,16 @@ impl Upload {
         let layout = target.layout();
         let destination = match kind {
             bft::NTDS_DATABASE if plain => layout.database_file(),
-            bft::LOG if plain && files::log_generation(name).is_some() => layout.log_dir().join(name),
+            // Only the canonical name of a generation a registration can
+            // name: `edb0001a.log` and `edb0001A.log` are not two logs.
+            bft::LOG if files::canonical_log_generation(name).is_some() => {
+                layout.log_dir().join(name)
+            }
             bft::CHECKPOINT_DIR if name == files::CHECKPOINT => layout.checkpoint_dir().join(name),
             _ => {
                 return Err(Error::new(
                     codes::ERROR_INVALID_PARAMETER,
-                    format!("{tname}: put-file of {name:?} with kind {kind:#04x}: expected the database, a log edbXXXXX.log or the checkpoint {}", files::CHECKPOINT),
+                    format!("{tname}: put-file of {name:?} with kind {kind:#04x}: expected the database, a log edbXXXXX.log (five upper-case hex digits, as the target names its logs) or the checkpoint {}", files::CHECKPOINT),
                 ))
             }
         };
