@@ -7,7 +7,10 @@
 //! - `DSRESTORE_KILL_POINTS_LOG=FILE` appends `name#n` for every point passed
 //!   (`n` counts the passes of that name in this process), so a test learns
 //!   every point a run goes through;
-//! - `DSRESTORE_KILL_AT=name#n` kills the process at the `n`-th pass of `name`.
+//! - `DSRESTORE_KILL_AT=name#n` kills the process at the `n`-th pass of `name`;
+//! - `DSRESTORE_HOLD_AT=name#n` with `DSRESTORE_HOLD_FILE=FILE` stops there
+//!   instead: it creates `FILE.held` and waits until `FILE` exists (the race
+//!   tests hold one restore at a known step while others try).
 
 /// Passes the kill point `name`.
 #[cfg(debug_assertions)]
@@ -29,6 +32,7 @@ mod imp {
     struct Config {
         log: Option<std::path::PathBuf>,
         kill_at: Option<String>,
+        hold_at: Option<(String, std::path::PathBuf)>,
     }
 
     fn config() -> &'static Config {
@@ -36,12 +40,15 @@ mod imp {
         CONFIG.get_or_init(|| Config {
             log: std::env::var_os("DSRESTORE_KILL_POINTS_LOG").map(Into::into),
             kill_at: std::env::var("DSRESTORE_KILL_AT").ok(),
+            hold_at: std::env::var("DSRESTORE_HOLD_AT")
+                .ok()
+                .zip(std::env::var_os("DSRESTORE_HOLD_FILE").map(Into::into)),
         })
     }
 
     pub fn hit(name: &str) {
         let config = config();
-        if config.log.is_none() && config.kill_at.is_none() {
+        if config.log.is_none() && config.kill_at.is_none() && config.hold_at.is_none() {
             return;
         }
         static PASSES: Mutex<Option<HashMap<String, u32>>> = Mutex::new(None);
@@ -65,6 +72,14 @@ mod imp {
         }
         if config.kill_at.as_deref() == Some(pass.as_str()) {
             kill();
+        }
+        if let Some((_, file)) = config.hold_at.as_ref().filter(|(at, _)| *at == pass) {
+            let mut held = file.clone().into_os_string();
+            held.push(".held");
+            let _ = std::fs::write(held, pass.as_bytes());
+            while !file.exists() {
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
         }
     }
 

@@ -22,9 +22,9 @@ const KILL_AT: &str = "DSRESTORE_KILL_AT";
 const POINTS_LOG: &str = "DSRESTORE_KILL_POINTS_LOG";
 
 /// The files of a target's data directories: (dir/name, bytes), sorted.
-type DataFiles = Vec<(String, Vec<u8>)>;
+pub(crate) type DataFiles = Vec<(String, Vec<u8>)>;
 
-fn data_files(target: &Path) -> DataFiles {
+pub(crate) fn data_files(target: &Path) -> DataFiles {
     let mut all = DataFiles::new();
     for dir in ["ntds", "logs"] {
         for entry in fs::read_dir(target.join(dir)).unwrap() {
@@ -57,16 +57,16 @@ fn copy_dir(from: &Path, to: &Path) {
 /// A target `dc1` whose files differ from its backup set's in every name
 /// the set has, plus one log the set does not have: the old state and the
 /// new are told apart file by file.
-struct Scene {
+pub(crate) struct Scene {
     _dir: tempfile::TempDir,
-    template: PathBuf,
-    set: PathBuf,
-    old: DataFiles,
-    new: DataFiles,
+    pub template: PathBuf,
+    pub set: PathBuf,
+    pub old: DataFiles,
+    pub new: DataFiles,
 }
 
 impl Scene {
-    fn new() -> Scene {
+    pub fn new() -> Scene {
         let dir = tempfile::tempdir().unwrap();
         let template = dir.path().join("template").join("dc1");
         let server = init_target(
@@ -96,7 +96,7 @@ impl Scene {
 
     /// A fresh copy of the target, at `<run>/dc1` (same name as the set's
     /// server).
-    fn copy(&self, run: &Path) -> PathBuf {
+    pub fn copy(&self, run: &Path) -> PathBuf {
         let target = run.join("dc1");
         copy_dir(&self.template, &target);
         target

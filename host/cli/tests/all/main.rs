@@ -6,3 +6,4 @@ mod support;
 mod agent;
 mod cli;
 mod crash;
+mod races;
