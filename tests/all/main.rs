@@ -6,6 +6,7 @@ mod common;
 
 mod backup_session;
 mod component_contract;
+mod faults;
 mod handles;
 mod hostile_server;
 mod restore_session;
