@@ -73,6 +73,29 @@ impl Fixture {
     }
 }
 
+/// The files of a target's data directories: (name, bytes), sorted.
+pub type DataFiles = Vec<(String, Vec<u8>)>;
+
+impl Fixture {
+    /// The target's data directories; without what a restore leaves beside
+    /// the files (staged, set aside, journals) when `skip_leftovers`.
+    pub fn data_files(&self, skip_leftovers: bool) -> DataFiles {
+        let layout = self.target.layout();
+        let mut all: DataFiles = [layout.database_dir(), layout.log_dir()]
+            .iter()
+            .flat_map(|d| std::fs::read_dir(d).unwrap())
+            .map(|e| {
+                let e = e.unwrap();
+                let name = e.file_name().to_string_lossy().into_owned();
+                (name, std::fs::read(e.path()).unwrap())
+            })
+            .filter(|(n, _)| !skip_leftovers || !n.contains("dsrestore"))
+            .collect();
+        all.sort();
+        all
+    }
+}
+
 /// A runtime with the default configuration (embedded transport).
 pub fn runtime() -> Runtime {
     Runtime::new(Config::default()).expect("runtime")

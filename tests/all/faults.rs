@@ -94,28 +94,6 @@ impl FailingAt {
     }
 }
 
-type DataFiles = Vec<(String, Vec<u8>)>;
-
-/// The target's data directories, without what a restore leaves beside them
-/// when `skip_leftovers`.
-fn data_files(fx: &Fixture, skip_leftovers: bool) -> DataFiles {
-    let layout = fx.target.layout();
-    let mut all: DataFiles = [layout.database_dir(), layout.log_dir()]
-        .iter()
-        .flat_map(|d| std::fs::read_dir(d).unwrap())
-        .map(|e| {
-            let e = e.unwrap();
-            (
-                e.file_name().to_string_lossy().into_owned(),
-                std::fs::read(e.path()).unwrap(),
-            )
-        })
-        .filter(|(n, _)| !skip_leftovers || !n.contains("dsrestore"))
-        .collect();
-    all.sort();
-    all
-}
-
 /// An offline target holding data of its own (seed 8).
 fn old_target() -> Fixture {
     let fx = Fixture::offline();
@@ -130,13 +108,13 @@ fn restore_with_a_fault_at_every_call(reply_lost: bool, delivery: FileDelivery) 
     crate::common::runtime()
         .backup(&source.server, &set, &mut |_| {})
         .unwrap();
-    let new = data_files(&source, false);
+    let new = source.data_files(false);
     let transport = FailingAt::new(reply_lost, delivery);
     let rt = transport.runtime();
     let what = |n| format!("{delivery:?}, reply lost {reply_lost}, call {n}");
     for n in 0..500 {
         let fx = old_target();
-        let old = data_files(&fx, false);
+        let old = fx.data_files(false);
         transport.arm(n);
         let result = rt.restore(&set, &fx.server, &mut |_| {});
         let stats = rt.stats();
@@ -149,15 +127,15 @@ fn restore_with_a_fault_at_every_call(reply_lost: bool, delivery: FileDelivery) 
         assert_eq!(fx.target.status().open_sessions, 0, "{}", what(n));
         let Err(e) = result else {
             // No call N: the whole restore ran honestly.
-            assert_eq!(data_files(&fx, false), new, "{}", what(n));
+            assert_eq!(fx.data_files(false), new, "{}", what(n));
             eprintln!("restore, {delivery:?}, reply lost {reply_lost}: {n} calls, each failed once; 0 losses");
             return n;
         };
         assert_ne!(e.code, codes::S_OK, "{}", what(n));
         match fx.target.record().map(|r| r.state) {
-            None => assert_eq!(data_files(&fx, false), old, "{}: {e}", what(n)),
+            None => assert_eq!(fx.data_files(false), old, "{}: {e}", what(n)),
             Some(RecordState::Complete) => {
-                assert_eq!(data_files(&fx, true), new, "{}: {e}", what(n))
+                assert_eq!(fx.data_files(true), new, "{}: {e}", what(n))
             }
             // Blocked: a restore registered and did not complete.
             Some(RecordState::Registered | RecordState::Failed) => {
@@ -172,13 +150,13 @@ fn restore_with_a_fault_at_every_call(reply_lost: bool, delivery: FileDelivery) 
                     what(n)
                 );
                 // Going online's recovery put the old files back.
-                assert_eq!(data_files(&fx, false), old, "{}: {e}", what(n));
+                assert_eq!(fx.data_files(false), old, "{}: {e}", what(n));
             }
         }
         transport.arm(usize::MAX);
         rt.restore(&set, &fx.server, &mut |_| {})
             .unwrap_or_else(|e| panic!("{}: the honest restore after: {e}", what(n)));
-        assert_eq!(data_files(&fx, false), new, "{}", what(n));
+        assert_eq!(fx.data_files(false), new, "{}", what(n));
     }
     panic!("a restore of more than 500 calls");
 }
@@ -202,7 +180,7 @@ fn an_uploaded_restore_with_any_call_failing_loses_nothing() {
 #[test]
 fn a_backup_with_any_call_failing_leaves_an_incomplete_set_and_the_source_as_it_was() {
     let source = Fixture::online_with_data(1 << 16);
-    let before = data_files(&source, false);
+    let before = source.data_files(false);
     let sets = tempfile::tempdir().unwrap();
     for reply_lost in [false, true] {
         let transport = FailingAt::new(reply_lost, FileDelivery::LocalCopy);
@@ -217,7 +195,7 @@ fn a_backup_with_any_call_failing_leaves_an_incomplete_set_and_the_source_as_it_
                 (0, 0),
                 "call {n}"
             );
-            assert_eq!(data_files(&source, false), before, "call {n}");
+            assert_eq!(source.data_files(false), before, "call {n}");
             if result.is_ok() {
                 assert!(n >= 8, "{n}");
                 eprintln!("backup, reply lost {reply_lost}: {n} calls, each failed once; 0 losses");

@@ -2,7 +2,7 @@
 //! put-file-end, place-files), driven with protocol messages: what a target
 //! on another machine receives through the agent.
 
-use crate::common::Fixture;
+use crate::common::{DataFiles, Fixture};
 use dsrestore_host::codes;
 use dsrestore_host::target::ServerConnection;
 use dsrestore_protocol::{bft, decode, encode, Reply, Request};
@@ -67,6 +67,18 @@ fn put(
     )
 }
 
+/// Registers the target's own locations with generations `gen_low..=gen_high`.
+fn register(conn: &mut ServerConnection, fx: &Fixture, gen_low: u32, gen_high: u32) {
+    let mut registration = fx.registration();
+    registration.gen_low = gen_low;
+    registration.gen_high = gen_high;
+    send(
+        conn,
+        &Request::Register(wit::registration_to_wire(&registration)),
+    )
+    .unwrap();
+}
+
 fn sha(data: &[u8]) -> String {
     hex::encode(Sha256::digest(data))
 }
@@ -114,14 +126,7 @@ fn uploaded_files_are_placed_only_after_register() {
         "place before register"
     );
 
-    let mut registration = fx.registration();
-    registration.gen_low = 0x10;
-    registration.gen_high = 0x10;
-    send(
-        &mut conn,
-        &Request::Register(wit::registration_to_wire(&registration)),
-    )
-    .unwrap();
+    register(&mut conn, &fx, 0x10, 0x10);
     send(&mut conn, &Request::PlaceFiles).unwrap();
     assert_eq!(
         std::fs::read(fx.target.layout().database_file()).unwrap(),
@@ -150,14 +155,7 @@ fn upload_and_place(
     for (kind, name, bytes) in files {
         put(&mut conn, *kind, name, bytes, &sha(bytes)).unwrap();
     }
-    let mut registration = fx.registration();
-    registration.gen_low = gen_low;
-    registration.gen_high = gen_high;
-    send(
-        &mut conn,
-        &Request::Register(wit::registration_to_wire(&registration)),
-    )
-    .unwrap();
+    register(&mut conn, fx, gen_low, gen_high);
     let placed = send(&mut conn, &Request::PlaceFiles);
     if placed.is_err() && !files.is_empty() {
         assert_eq!(
@@ -170,25 +168,9 @@ fn upload_and_place(
     (placed, data_files(fx))
 }
 
-/// The files of a target's data directories: (name, bytes), sorted.
-type DataFiles = Vec<(String, Vec<u8>)>;
-
 /// The target's data directories.
 fn data_files(fx: &Fixture) -> DataFiles {
-    let layout = fx.target.layout();
-    let mut left: DataFiles = [layout.database_dir(), layout.log_dir()]
-        .iter()
-        .flat_map(|d| std::fs::read_dir(d).unwrap())
-        .map(|e| {
-            let e = e.unwrap();
-            (
-                e.file_name().to_string_lossy().into_owned(),
-                std::fs::read(e.path()).unwrap(),
-            )
-        })
-        .collect();
-    left.sort();
-    left
+    fx.data_files(false)
 }
 
 #[test]
@@ -451,14 +433,7 @@ fn placed_files_stay_only_if_the_restore_completes_with_s_ok() {
         for (kind, name, bytes) in whole_set() {
             put(&mut conn, kind, name, bytes, &sha(bytes)).unwrap();
         }
-        let mut registration = fx.registration();
-        registration.gen_low = 0x10;
-        registration.gen_high = 0x10;
-        send(
-            &mut conn,
-            &Request::Register(wit::registration_to_wire(&registration)),
-        )
-        .unwrap();
+        register(&mut conn, &fx, 0x10, 0x10);
         send(&mut conn, &Request::PlaceFiles).unwrap();
         assert_eq!(
             data_files(&fx).len(),
