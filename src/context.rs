@@ -94,6 +94,7 @@ impl Context {
         let prepared: Prepared = link.request(&Request::RestorePrepare {
             flags,
             expiry_token,
+            to_other_server: restore_type.contains(RestoreFlags::TO_OTHER_SERVER),
         })?;
         let id = NEXT_ID.with(|n| n.replace(n.get() + 1));
         let phase = if prepared.restricted {

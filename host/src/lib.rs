@@ -47,7 +47,9 @@ pub use dsrestore_target::agent;
 pub use dsrestore_target::{InitOptions, Target};
 /// Backup sets on disk (`docs/backup-set.md`).
 pub use dsrestore_workflow::set as backup_set;
-pub use dsrestore_workflow::{BackupReport, FileDelivery, Progress, RestoreReport, Stage};
+pub use dsrestore_workflow::{
+    BackupReport, FileDelivery, Progress, RestoreOptions, RestoreReport, Stage,
+};
 pub use error::Error;
 pub use runtime::Runtime;
 pub use session::{EndReport, Session};

@@ -6,7 +6,8 @@ use std::path::Path;
 
 use dsrestore_protocol::{bft, Error, Location};
 use dsrestore_workflow::{
-    BackupContext, BackupReport, Client, FileDelivery, Progress, RestoreContext, RestoreReport,
+    BackupContext, BackupReport, Client, FileDelivery, Progress, RestoreContext, RestoreOptions,
+    RestoreReport,
 };
 
 use crate::bindings::dsrestore::backup::types::{BackupType, Bft, DatabaseLocation, RestoreFlags};
@@ -107,8 +108,17 @@ impl Client for Runtime {
         Runtime::is_ntds_online(self, server)
     }
 
-    fn prepare_restore(&self, server: &str, expiry_token: &[u8]) -> Result<Session, Error> {
-        self.prepare(server, RestoreFlags::CATCHUP, Some(expiry_token))
+    fn prepare_restore(
+        &self,
+        server: &str,
+        expiry_token: &[u8],
+        options: &RestoreOptions,
+    ) -> Result<Session, Error> {
+        let mut flags = RestoreFlags::CATCHUP;
+        if options.to_other_server {
+            flags |= RestoreFlags::TO_OTHER_SERVER;
+        }
+        self.prepare(server, flags, Some(expiry_token))
     }
 
     fn prepare_backup(&self, server: &str) -> Result<(BackupSession, Vec<u8>), Error> {
@@ -150,6 +160,18 @@ impl Runtime {
         server: &str,
         progress: &mut dyn FnMut(&Progress),
     ) -> Result<RestoreReport, Error> {
-        dsrestore_workflow::restore(self, set_dir, server, progress)
+        self.restore_with(set_dir, server, &RestoreOptions::default(), progress)
+    }
+
+    /// [`restore`](Self::restore) with options: e.g. restoring another
+    /// server's backup here ([`RestoreOptions::to_other_server`]).
+    pub fn restore_with(
+        &self,
+        set_dir: &Path,
+        server: &str,
+        options: &RestoreOptions,
+        progress: &mut dyn FnMut(&Progress),
+    ) -> Result<RestoreReport, Error> {
+        dsrestore_workflow::restore(self, set_dir, server, options, progress)
     }
 }

@@ -102,6 +102,20 @@ pub fn runtime() -> Runtime {
 }
 
 /// A token that expired a day ago.
+/// A valid expiry token that server `server` issued.
+pub fn token_of(server: &str) -> Vec<u8> {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    ExpiryToken {
+        issued_at: now,
+        expires_at: now + 86_400,
+        server: server.into(),
+    }
+    .encode()
+}
+
 pub fn expired_token() -> Vec<u8> {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

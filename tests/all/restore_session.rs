@@ -438,3 +438,39 @@ fn auth_identity_with_an_empty_user_is_invalid_parameter() {
     assert_eq!(err.code, codes::ERROR_INVALID_PARAMETER, "{err}");
     assert!(err.message.contains("auth-identity.user"), "{err}");
 }
+
+#[test]
+fn another_servers_token_is_access_denied_unless_to_other_server_is_asked_and_the_record_notes_it()
+{
+    let fx = Fixture::offline();
+    let rt = runtime();
+    let token = crate::common::token_of("dc9");
+    let err = rt.prepare(&fx.server, CATCHUP, Some(&token)).err().unwrap();
+    assert_eq!(err.code, codes::ERROR_ACCESS_DENIED, "{err}");
+    let message = err.to_string();
+    assert!(
+        message.contains("\"dc9\"") && message.contains("to-other-server"),
+        "{message}"
+    );
+    assert_eq!(rt.stats().bindings_open(), 0);
+    assert_eq!(fx.target.status().open_sessions, 0);
+
+    let mut session = rt
+        .prepare(
+            &fx.server,
+            CATCHUP | dsrestore_host::RestoreFlags::TO_OTHER_SERVER,
+            Some(&token),
+        )
+        .unwrap();
+    session.register(&fx.registration()).unwrap();
+    let record = fx.target.record().unwrap();
+    assert_eq!(record.from_other_server.as_deref(), Some("dc9"));
+    session.register_complete(codes::S_OK).unwrap();
+    session.end().unwrap();
+
+    // This target's own token needs no flag, and its record names no other.
+    let mut session = rt.prepare(&fx.server, CATCHUP, Some(&fx.token())).unwrap();
+    session.register(&fx.registration()).unwrap();
+    assert_eq!(fx.target.record().unwrap().from_other_server, None);
+    session.end().unwrap();
+}

@@ -30,6 +30,7 @@ fn prepared(fx: &Fixture) -> ServerConnection {
         &Request::RestorePrepare {
             flags: 4,
             expiry_token: Some(fx.token()),
+            to_other_server: false,
         },
     )
     .unwrap();
@@ -344,6 +345,7 @@ fn bad_names_restricted_sessions_and_ending_without_place() {
         &Request::RestorePrepare {
             flags: 4,
             expiry_token: None,
+            to_other_server: false,
         },
     )
     .unwrap();

@@ -63,6 +63,11 @@ pub enum Command {
         /// The server to restore to.
         #[arg(long)]
         server: String,
+        /// Restore a backup that another server issued: this server takes
+        /// that server's identity. Without it the target refuses the set
+        /// (ERROR_ACCESS_DENIED); with it, its record notes the other server.
+        #[arg(long)]
+        to_other_server: bool,
     },
     /// Check a backup set's manifest, sizes and checksums without touching any target.
     Verify {

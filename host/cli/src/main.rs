@@ -14,7 +14,7 @@ use std::process::ExitCode;
 
 use args::{Cli, Command};
 use clap::Parser;
-use dsrestore_host::{Error, Runtime};
+use dsrestore_host::{Error, RestoreOptions, Runtime};
 use settings::Settings;
 
 fn main() -> ExitCode {
@@ -50,8 +50,19 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
             }
             workflow_cmd::backup(&runtime()?, &settings.server(&server), &out, json)
         }
-        Command::Restore { from, server } => {
-            workflow_cmd::restore(&runtime()?, &from, &settings.server(&server), json)
+        Command::Restore {
+            from,
+            server,
+            to_other_server,
+        } => {
+            let options = RestoreOptions::default().to_other_server(to_other_server);
+            workflow_cmd::restore(
+                &runtime()?,
+                &from,
+                &settings.server(&server),
+                &options,
+                json,
+            )
         }
         Command::Verify { set } => workflow_cmd::verify(&set, json),
         Command::IsOnline { server } => {

@@ -7,9 +7,16 @@ use dsrestore_host::codes::{self, exit_of, *};
 use dsrestore_host::Error;
 use serde_json::{json, Value};
 
-/// What to do next, by code.
-pub fn hint(code: u32) -> &'static str {
-    match code {
+/// What to do next: by code, and for the refusals one code covers, by what
+/// the message says.
+pub fn hint(e: &Error) -> &'static str {
+    if e.code == ERROR_ACCESS_DENIED && e.message.contains("--to-other-server") {
+        return "the set is a backup of another server: restore it there, or here on purpose with --to-other-server (this server then takes that one's identity)";
+    }
+    if e.code == ERROR_ACCESS_DENIED && e.message.contains("symbolic link") {
+        return "a data directory or file of the target is a symbolic link: dsrestore never writes through one; make it a real directory or file";
+    }
+    match e.code {
         HR_COULD_NOT_CONNECT => "check the server: `local:<dir>` needs a target made by `dsrestore target init <dir>`; `tcp://host:port` needs a running `dsrestore agent`",
         ERROR_SERVICE_ALREADY_RUNNING => "take the target offline first: `dsrestore target offline <dir>` (restore mode)",
         HR_RESTORE_IN_PROGRESS => "another restore is registered and not complete: let it finish, or see `dsrestore target status <dir>`",
@@ -38,13 +45,13 @@ pub fn fail(e: &Error, json: bool) -> ExitCode {
                 "code": format!("{:#010x}", e.code),
                 "name": name,
                 "message": e.message,
-                "hint": hint(e.code),
+                "hint": hint(e),
                 "exit": exit_of(e.code) as u8,
             })
         );
     } else {
         eprintln!("dsrestore: error {:#010x} {name}: {}", e.code, e.message);
-        eprintln!("  next: {}", hint(e.code));
+        eprintln!("  next: {}", hint(e));
     }
     ExitCode::from(exit_of(e.code) as u8)
 }

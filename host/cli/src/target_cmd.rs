@@ -95,6 +95,11 @@ pub fn run(command: TargetCommand, json: bool) -> Result<ExitCode, Error> {
                                 m.database_name, m.new_database_name
                             );
                         }
+                        if let Some(other) = &r.from_other_server {
+                            out += &format!(
+                                "    a backup of another server, {other:?} (restored with --to-other-server)\n"
+                            );
+                        }
                         if let Some(hr) = r.restore_state {
                             out += &format!("    restore state: {hr:#010x}\n");
                         }

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use dsrestore_host::backup_set::BackupSet;
-use dsrestore_host::{Error, RestoreFlags, Runtime};
+use dsrestore_host::{Error, RestoreFlags, RestoreOptions, Runtime};
 use serde_json::json;
 
 use crate::outcome::succeed;
@@ -32,10 +32,16 @@ pub fn backup(rt: &Runtime, server: &str, out: &Path, json: bool) -> Result<Exit
     ))
 }
 
-pub fn restore(rt: &Runtime, set: &Path, server: &str, json: bool) -> Result<ExitCode, Error> {
+pub fn restore(
+    rt: &Runtime,
+    set: &Path,
+    server: &str,
+    options: &RestoreOptions,
+    json: bool,
+) -> Result<ExitCode, Error> {
     let started = Instant::now();
     let mut bars = Bars::new(json);
-    let report = rt.restore(set, server, &mut |p| bars.update(p))?;
+    let report = rt.restore_with(set, server, options, &mut |p| bars.update(p))?;
     bars.finish();
     let seconds = started.elapsed().as_secs_f64();
     Ok(succeed(

@@ -69,6 +69,12 @@ pub enum Request {
         /// The expiry token from DsBackupPrepare; absent for a restricted session.
         #[serde(default, with = "serde_bytes")]
         expiry_token: Option<Vec<u8>>,
+        /// dsrestore's own key, not an ntdsbcli bit: the token was issued by
+        /// another server and the caller means to restore that server's
+        /// backup here. Absent (false) unless asked for; without it a target
+        /// refuses another server's token.
+        #[serde(default, skip_serializing_if = "core::ops::Not::not")]
+        to_other_server: bool,
     },
     /// DsRestoreGetDatabaseLocations. Reply: a list of [`Location`].
     DatabaseLocations,
@@ -240,10 +246,12 @@ mod tests {
             Request::RestorePrepare {
                 flags: 4,
                 expiry_token: Some(vec![1, 2, 3]),
+                to_other_server: false,
             },
             Request::RestorePrepare {
                 flags: 0,
                 expiry_token: None,
+                to_other_server: true,
             },
             Request::DatabaseLocations,
             Request::Register(Registration {
@@ -284,9 +292,13 @@ mod tests {
         let bytes = encode(&Request::RestorePrepare {
             flags: 4,
             expiry_token: Some(vec![7; 3]),
+            to_other_server: false,
         });
         let needle = [0x43, 7, 7, 7]; // CBOR major type 2, length 3
         assert!(bytes.windows(4).any(|w| w == needle));
+        // The extension key is sent only when asked for: older targets
+        // never see it.
+        assert!(!bytes.windows(15).any(|w| w == b"to-other-server"));
     }
 
     #[test]

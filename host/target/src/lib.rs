@@ -135,6 +135,9 @@ struct Inner {
     restore_lock: Option<(u64, RestoreLock)>,
     /// What recovery did in this process, if anything.
     recovered: Option<Recovery>,
+    /// The sessions restoring another server's backup (to-other-server),
+    /// with that server's name, for the record.
+    from_other_server: HashMap<u64, String>,
 }
 
 /// The first session id of this process: random high 32 bits (the record
@@ -270,6 +273,7 @@ impl Target {
                 sessions: HashSet::new(),
                 restore_lock: None,
                 recovered: None,
+                from_other_server: HashMap::new(),
             }),
         });
         target.recover_if_idle();
@@ -498,7 +502,12 @@ impl Target {
     }
 
     /// DsRestorePrepare on the target.
-    fn begin_session(&self, flags: u32, expiry_token: Option<&[u8]>) -> Result<Prepared, Error> {
+    fn begin_session(
+        &self,
+        flags: u32,
+        expiry_token: Option<&[u8]>,
+        to_other_server: bool,
+    ) -> Result<Prepared, Error> {
         for (bit, name) in [
             (RESTORE_TYPE_AUTHORITATIVE, "RESTORE_TYPE_AUTHORATATIVE"),
             (RESTORE_TYPE_ONLINE, "RESTORE_TYPE_ONLINE"),
@@ -516,9 +525,14 @@ impl Target {
                 format!("{}: unknown restore type bits {flags:#x}", self.name),
             ));
         }
-        if let Some(token) = expiry_token {
-            ExpiryToken::decode(token)?.check_not_expired(now())?;
-        }
+        let from_other_server = match expiry_token {
+            Some(token) => {
+                let token = ExpiryToken::decode(token)?;
+                token.check_not_expired(now())?;
+                self.check_issuer(&token, to_other_server)?
+            }
+            None => None,
+        };
         // A session that may restore holds the target's restore lock from
         // here to its end: a second one, from any process, is refused now,
         // before it writes anything. Taken before the online check, so the
@@ -545,6 +559,10 @@ impl Target {
         }
         let session = self.next_session.fetch_add(1, Ordering::Relaxed);
         inner.sessions.insert(session);
+        if let Some(server) = from_other_server {
+            tracing::warn!(target = %self.name, session, from = %server, "restoring another server's backup, as asked (to-other-server)");
+            inner.from_other_server.insert(session, server);
+        }
         if let Some(lock) = restore_lock {
             inner.restore_lock = Some((session, lock));
         }
@@ -553,6 +571,30 @@ impl Target {
             session,
             restricted: expiry_token.is_none(),
         })
+    }
+
+    /// Whether a restore with `token` may go ahead here: a token this
+    /// target issued, or another server's when the caller asked for it
+    /// (returns that server's name, for the record). Restoring one domain
+    /// controller's backup onto another gives two servers one identity.
+    fn check_issuer(
+        &self,
+        token: &ExpiryToken,
+        to_other_server: bool,
+    ) -> Result<Option<String>, Error> {
+        if token.server == self.name {
+            return Ok(None);
+        }
+        if to_other_server {
+            return Ok(Some(token.server.clone()));
+        }
+        Err(Error::new(
+            codes::ERROR_ACCESS_DENIED,
+            format!(
+                "{}: the expiry token was issued by server {:?}, not this one: restoring another server's backup gives this server its identity; if that is what you mean, ask for it (dsrestore restore --to-other-server, the restore flag to-other-server)",
+                self.name, token.server
+            ),
+        ))
     }
 
     /// DsRestoreRegister on the target: checks, interlock, durable record.
@@ -612,6 +654,7 @@ impl Target {
             restore_state: None,
             registered_at: now(),
             completed_at: None,
+            from_other_server: inner.from_other_server.get(&session).cloned(),
         };
         record::store(&l.state_dir(), &record)
             .map_err(|e| self.io_failure("writing the restore-in-progress record", e))?;
@@ -670,6 +713,7 @@ impl Target {
         if !inner.sessions.remove(&session) {
             return;
         }
+        inner.from_other_server.remove(&session);
         if inner
             .restore_lock
             .as_ref()

@@ -52,6 +52,10 @@ pub struct RestoreRecord {
     pub restore_state: Option<u32>,
     pub registered_at: u64,
     pub completed_at: Option<u64>,
+    /// The server whose backup this is, when it is not this target (the
+    /// restore was asked for with to-other-server).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from_other_server: Option<String>,
 }
 
 /// The record's path in `state_dir`.

@@ -109,9 +109,12 @@ impl ServerConnection {
             Request::RestorePrepare {
                 flags,
                 expiry_token,
+                to_other_server,
             } => {
                 self.refuse_second_session()?;
-                let prepared = self.target.begin_session(flags, expiry_token.as_deref())?;
+                let prepared =
+                    self.target
+                        .begin_session(flags, expiry_token.as_deref(), to_other_server)?;
                 self.session = Some(ServerSession {
                     id: prepared.session,
                     restricted: prepared.restricted,

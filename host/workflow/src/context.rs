@@ -57,14 +57,40 @@ pub enum FileDelivery {
     LocalCopy,
 }
 
+/// How to restore, beyond the set and the server.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RestoreOptions {
+    /// Restore a backup that another server issued (its expiry token names
+    /// that server). The restored server takes the other's identity, so a
+    /// target refuses it (ERROR_ACCESS_DENIED) unless this is set; the
+    /// target then notes the other server in its record.
+    pub to_other_server: bool,
+}
+
+impl RestoreOptions {
+    /// The options with `to_other_server` set as given.
+    pub fn to_other_server(self, yes: bool) -> RestoreOptions {
+        RestoreOptions {
+            to_other_server: yes,
+        }
+    }
+}
+
 /// A client of restore targets: the calls that start contexts.
 pub trait Client {
     type Restore: RestoreContext;
     type Backup: BackupContext;
     /// DsIsNTDSOnline.
     fn is_ntds_online(&self, server: &str) -> Result<bool, Error>;
-    /// DsRestorePrepare (catch-up) with the backup's expiry token.
-    fn prepare_restore(&self, server: &str, expiry_token: &[u8]) -> Result<Self::Restore, Error>;
+    /// DsRestorePrepare (catch-up) with the backup's expiry token, and
+    /// the flag to-other-server when `options` ask for it.
+    fn prepare_restore(
+        &self,
+        server: &str,
+        expiry_token: &[u8],
+        options: &RestoreOptions,
+    ) -> Result<Self::Restore, Error>;
     /// DsBackupPrepare of a full backup: the context and the expiry token.
     fn prepare_backup(&self, server: &str) -> Result<(Self::Backup, Vec<u8>), Error>;
     /// How a restore to `server` delivers its files.

@@ -78,6 +78,9 @@ pub fn sync_dir(dir: &Path) -> io::Result<()> {
 pub fn create_dir(dir: &Path) -> io::Result<()> {
     fs::create_dir_all(dir)?;
     match dir.parent() {
+        // A relative name of one component (`dc1`): its parent is the
+        // current directory.
+        Some(parent) if parent.as_os_str().is_empty() => sync_dir(Path::new(".")),
         Some(parent) => sync_dir(parent),
         None => Ok(()),
     }
@@ -86,6 +89,18 @@ pub fn create_dir(dir: &Path) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn create_dir_takes_a_relative_name_of_one_component() {
+        let name = format!("dsrestore-test-{}", std::process::id());
+        let cwd = std::env::current_dir().unwrap();
+        // Relative to the current directory, as `target init dc1` is.
+        let relative = Path::new(&name);
+        let absolute = cwd.join(relative);
+        let result = create_dir(relative);
+        let _ = fs::remove_dir(&absolute);
+        result.unwrap();
+    }
 
     #[test]
     fn a_temporary_name_names_its_process() {

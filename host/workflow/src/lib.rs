@@ -25,7 +25,7 @@ pub mod writeback;
 
 pub use backup::backup;
 pub use chunks::Sha256Thread;
-pub use context::{BackupContext, Client, FileDelivery, RestoreContext};
+pub use context::{BackupContext, Client, FileDelivery, RestoreContext, RestoreOptions};
 pub use dsrestore_protocol::Error;
 pub use progress::{BackupReport, Progress, RestoreReport, Stage};
 pub use restore::restore;

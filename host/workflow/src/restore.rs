@@ -10,7 +10,7 @@ use std::path::{Component, Path};
 
 use dsrestore_protocol::{bft, codes, Error, Location, Registration, RestoreMapEntry};
 
-use crate::context::{Client, FileDelivery, RestoreContext};
+use crate::context::{Client, FileDelivery, RestoreContext, RestoreOptions};
 use crate::progress::{Progress, RestoreReport, Stage};
 use crate::set::{BackupSet, FileKind};
 use crate::staging::{self, Plan};
@@ -23,6 +23,7 @@ pub fn restore<C: Client>(
     client: &C,
     set_dir: &Path,
     server: &str,
+    options: &RestoreOptions,
     progress: &mut dyn FnMut(&Progress),
 ) -> Result<RestoreReport, Error> {
     let set = BackupSet::open(set_dir)?;
@@ -36,7 +37,7 @@ pub fn restore<C: Client>(
         ));
     }
     let delivery = client.file_delivery(server);
-    let mut context = client.prepare_restore(server, &token)?;
+    let mut context = client.prepare_restore(server, &token, options)?;
     let restored = restore_into(&mut context, delivery, &set, total, progress);
     let ended = context.end();
     let (gen_low, gen_high) = restored?;

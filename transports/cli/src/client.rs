@@ -3,7 +3,7 @@
 //! it to the TCP transport. Files always travel through the protocol.
 
 use dsrestore_protocol::{Error, Location, Registration};
-use dsrestore_workflow::{BackupContext, Client, FileDelivery, RestoreContext};
+use dsrestore_workflow::{BackupContext, Client, FileDelivery, RestoreContext, RestoreOptions};
 
 use crate::dsrestore::backup::backup_client as bc;
 use crate::dsrestore::backup::restore_client as rc;
@@ -106,8 +106,17 @@ impl Client for Guest {
         rc::is_ntds_online(server).map_err(error)
     }
 
-    fn prepare_restore(&self, server: &str, expiry_token: &[u8]) -> Result<Restore, Error> {
-        rc::prepare(server, RestoreFlags::CATCHUP, Some(expiry_token))
+    fn prepare_restore(
+        &self,
+        server: &str,
+        expiry_token: &[u8],
+        options: &RestoreOptions,
+    ) -> Result<Restore, Error> {
+        let mut flags = RestoreFlags::CATCHUP;
+        if options.to_other_server {
+            flags |= RestoreFlags::TO_OTHER_SERVER;
+        }
+        rc::prepare(server, flags, Some(expiry_token))
             .map(Restore)
             .map_err(error)
     }

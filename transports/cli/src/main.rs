@@ -66,6 +66,9 @@ enum Command {
         from: String,
         #[arg(long)]
         server: String,
+        /// Restore a backup another server issued: this server takes its identity.
+        #[arg(long)]
+        to_other_server: bool,
     },
     /// Check a backup set without touching any target.
     Verify { set: String },
@@ -118,10 +121,21 @@ fn run(command: Command) -> Result<(), Error> {
                 report.files, report.bytes
             );
         }
-        Command::Restore { from, server } => {
-            let report =
-                dsrestore_workflow::restore(&Guest, Path::new(&from), &server, &mut |_| {})
-                    .map_err(|e| mapped(e, &from))?;
+        Command::Restore {
+            from,
+            server,
+            to_other_server,
+        } => {
+            let options =
+                dsrestore_workflow::RestoreOptions::default().to_other_server(to_other_server);
+            let report = dsrestore_workflow::restore(
+                &Guest,
+                Path::new(&from),
+                &server,
+                &options,
+                &mut |_| {},
+            )
+            .map_err(|e| mapped(e, &from))?;
             println!(
                 "restored {from} to {server}: {} files, {} bytes, logs {:#x}..={:#x}",
                 report.files, report.bytes, report.gen_low, report.gen_high

@@ -223,6 +223,7 @@ fn raw_restore(agent: &AgentProcess, set: &Path) -> FramedClient<TcpStream> {
     let prepare = Request::RestorePrepare {
         flags: 4,
         expiry_token: Some(token),
+        to_other_server: false,
     };
     raw_call::<serde_json::Value>(&mut client, &prepare).unwrap();
     client
@@ -254,6 +255,7 @@ fn a_restore_open_in_the_agent_refuses_a_local_restore_and_going_online() {
                     .expiry_token()
                     .unwrap(),
             ),
+            to_other_server: false,
         },
     )
     .unwrap_err();

@@ -237,3 +237,58 @@ fn every_subcommand_has_help() {
         assert!(out.contains("Usage:"), "{args:?}: {out}");
     }
 }
+
+#[test]
+fn restoring_another_servers_backup_needs_to_other_server_and_the_record_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let source = dir.path().join("dca");
+    let server_a = init_target(&source, &["--online", "--database-mib", "1", "--logs", "1"]);
+    let set = dir.path().join("set");
+    let (code, _, err) = run(&["backup", "--server", &server_a, "--out", path(&set)]);
+    assert_eq!(code, 0, "{err}");
+    let other = dir.path().join("dcb");
+    let server_b = init_target(&other, &[]);
+    let before = fs::read(other.join("ntds/ntds.dit")).ok();
+
+    let (code, refused) = run_json(&["restore", "--from", path(&set), "--server", &server_b]);
+    assert_eq!(code, 3, "{refused}");
+    assert_eq!(refused["name"], "ERROR_ACCESS_DENIED", "{refused}");
+    assert!(
+        refused["hint"]
+            .as_str()
+            .unwrap()
+            .contains("--to-other-server"),
+        "{refused}"
+    );
+    let message = refused["message"].as_str().unwrap();
+    assert!(
+        message.contains("\"dca\"") && message.contains("--to-other-server"),
+        "{message}"
+    );
+    assert_eq!(
+        fs::read(other.join("ntds/ntds.dit")).ok(),
+        before,
+        "nothing was restored"
+    );
+
+    let (code, restored) = run_json(&[
+        "restore",
+        "--from",
+        path(&set),
+        "--server",
+        &server_b,
+        "--to-other-server",
+    ]);
+    assert_eq!(code, 0, "{restored}");
+    assert_eq!(
+        fs::read(other.join("ntds/ntds.dit")).unwrap(),
+        fs::read(source.join("ntds/ntds.dit")).unwrap()
+    );
+    let (_, status) = run_json(&["target", "status", path(&other)]);
+    assert_eq!(status["record"]["from-other-server"], "dca", "{status}");
+    let (_, text, _) = run(&["target", "status", path(&other)]);
+    assert!(
+        text.contains("a backup of another server, \"dca\""),
+        "{text}"
+    );
+}
