@@ -222,8 +222,39 @@ fn a_name_the_target_did_not_list_is_invalid_parameter() {
     session.end().unwrap();
 }
 
+/// Reads the logs `read` (indexes into get-backup-logs) of a target whose
+/// checkpoint is at `checkpoint` (logs 0x10..=0x13), truncates; returns
+/// which logs are left, or truncate-logs' error.
+fn truncate_after_reading(
+    read: std::ops::Range<usize>,
+    checkpoint: Option<u32>,
+) -> Result<Vec<bool>, dsrestore_host::Error> {
+    let fx = Fixture::online_with_data(1 << 16);
+    let chk = fx.target.layout().checkpoint_dir().join("edb.chk");
+    match checkpoint {
+        Some(generation) => {
+            dsrestore_host::target::sample::write_checkpoint_header(&chk, generation).unwrap()
+        }
+        None => std::fs::write(&chk, b"not a checkpoint").unwrap(),
+    }
+    let rt = runtime();
+    let (mut session, _) = prepare(&rt, &fx);
+    let logs = session.backup_logs().unwrap();
+    for log in &logs[read] {
+        read_whole(&mut session, &log.path);
+    }
+    let truncated = session.truncate_logs();
+    session.end().unwrap();
+    assert!(fx.target.layout().database_file().exists());
+    truncated.map(|()| {
+        logs.iter()
+            .map(|l| std::path::Path::new(&l.path).exists())
+            .collect()
+    })
+}
+
 #[test]
-fn truncate_logs_deletes_the_logs_the_backup_read() {
+fn truncate_logs_deletes_only_logs_the_backup_read_below_the_checkpoint() {
     let fx = Fixture::online_with_data(1 << 16);
     let rt = runtime();
     let (mut session, _) = prepare(&rt, &fx);
@@ -233,20 +264,31 @@ fn truncate_logs_deletes_the_logs_the_backup_read() {
         codes::ERROR_INVALID_PARAMETER,
         "before get-backup-logs: {err}"
     );
-    let logs = session.backup_logs().unwrap();
-    // Read all but the last log.
-    for log in &logs[..logs.len() - 1] {
-        read_whole(&mut session, &log.path);
-    }
-    session.truncate_logs().unwrap();
     session.end().unwrap();
 
-    let left: Vec<bool> = logs
-        .iter()
-        .map(|l| std::path::Path::new(&l.path).exists())
-        .collect();
-    assert_eq!(left, [false, false, false, true]);
-    assert!(fx.target.layout().database_file().exists());
+    // The sample's checkpoint is at its last log, 0x13: the live database
+    // needs it, however the backup read it.
+    assert_eq!(
+        truncate_after_reading(0..4, Some(0x13)).unwrap(),
+        [false, false, false, true]
+    );
+    // A log not read is never deleted.
+    assert_eq!(
+        truncate_after_reading(1..4, Some(0x13)).unwrap(),
+        [true, false, false, true]
+    );
+    // An earlier checkpoint keeps the logs from it on.
+    assert_eq!(
+        truncate_after_reading(0..4, Some(0x11)).unwrap(),
+        [false, true, true, true]
+    );
+}
+
+#[test]
+fn truncate_logs_with_an_unreadable_checkpoint_is_hr_checkpoint_corrupt_and_deletes_nothing() {
+    let err = truncate_after_reading(0..4, None).unwrap_err();
+    assert_eq!(err.code, codes::HR_CHECKPOINT_CORRUPT, "{err}");
+    assert!(err.to_string().contains("nothing was deleted"), "{err}");
 }
 
 #[test]

@@ -89,6 +89,8 @@ codes! {
     HR_GIVEN_LOG_FILE_IS_NOT_CONTIGUOUS = 0xC800_022C;
     /// The database is inconsistent: a restore failed (ntdsbmsg.h).
     HR_DATABASE_INCONSISTENT = 0xC800_0226;
+    /// The checkpoint file is missing, unreadable or corrupt (ntdsbmsg.h).
+    HR_CHECKPOINT_CORRUPT = 0xC800_0215;
 }
 
 /// The ntdsbmsg.h spelling of a code (`hrRestoreInProgress`), or its Win32 name,
@@ -105,6 +107,7 @@ pub fn display_name(code: Hresult) -> Option<&'static str> {
         HR_UNKNOWN_EXPIRY_TOKEN_FORMAT => "hrUnknownExpiryTokenFormat",
         HR_CONTENTS_EXPIRED => "hrContentsExpired",
         HR_DATABASE_INCONSISTENT => "hrDatabaseInconsistent",
+        HR_CHECKPOINT_CORRUPT => "hrCheckpointCorrupt",
         HR_INVALID_BACKUP => "hrInvalidBackup",
         HR_MISSING_LOG_FILE => "hrMissingLogFile",
         HR_GIVEN_LOG_FILE_IS_NOT_CONTIGUOUS => "hrGivenLogFileIsNotContiguous",
@@ -141,7 +144,8 @@ pub fn exit_of(code: Hresult) -> Exit {
         | HR_ALREADY_OPEN
         | HR_MISSING_EXPIRY_TOKEN
         | HR_CONTENTS_EXPIRED
-        | HR_DATABASE_INCONSISTENT => Exit::RefusedByTarget,
+        | HR_DATABASE_INCONSISTENT
+        | HR_CHECKPOINT_CORRUPT => Exit::RefusedByTarget,
         HR_COULD_NOT_CONNECT
         | ERROR_TIMEOUT
         | RPC_S_INVALID_BINDING

@@ -206,15 +206,33 @@ impl BackupSession {
         // Deleting logs while a restore of this target is open (from any
         // process) would take files from under it.
         let _restore_lock = RestoreLock::acquire(target.layout(), target.name(), "truncate-logs")?;
-        let mut deleted = 0;
+        // Only logs below the checkpoint: the live database needs the rest.
+        let checkpoint = files::checkpoint_generation(target.layout()).map_err(|why| {
+            Error::new(
+                codes::HR_CHECKPOINT_CORRUPT,
+                format!(
+                    "{}: truncate-logs deletes only logs below the checkpoint, and the checkpoint cannot be read: {why}; nothing was deleted",
+                    target.name()
+                ),
+            )
+        })?;
+        let (mut deleted, mut kept) = (0, 0);
         for log in listed.iter().filter(|l| self.read_through.contains(*l)) {
+            let generation = log
+                .file_name()
+                .and_then(|n| n.to_str())
+                .and_then(files::canonical_log_generation);
+            if generation.is_none_or(|g| g >= checkpoint) {
+                kept += 1;
+                continue;
+            }
             std::fs::remove_file(log)
                 .map_err(|e| target.io_failure(&format!("deleting {}", log.display()), e))?;
             deleted += 1;
         }
         durable::sync_dir(&target.layout().log_dir())
             .map_err(|e| target.io_failure("syncing the log directory", e))?;
-        tracing::info!(target = %target.name(), session = self.id, deleted, "logs truncated");
+        tracing::info!(target = %target.name(), session = self.id, deleted, kept, checkpoint = format_args!("{checkpoint:#x}"), "logs truncated below the checkpoint");
         Ok(())
     }
 }

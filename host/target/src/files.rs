@@ -15,6 +15,38 @@ pub const MAX_GENERATION: u32 = 0xFFFFF;
 /// The checkpoint file's name, in the checkpoint directory.
 pub const CHECKPOINT: &str = "edb.chk";
 
+/// How a target's checkpoint starts: this magic, then the checkpoint's log
+/// generation (u32, little-endian). dsrestore's model of ESE's `edb.chk`,
+/// whose layout is not documented publicly: the part a target needs, the
+/// generation of the oldest log the live database still needs.
+pub const CHECKPOINT_MAGIC: &[u8; 4] = b"DSCK";
+
+/// The checkpoint's generation, read from the checkpoint file (never
+/// through a link): the logs below it are no longer needed by the live
+/// database, and only those may be truncated (ESE's rule).
+pub fn checkpoint_generation(layout: &Layout) -> Result<u32, String> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let path = layout.checkpoint_dir().join(CHECKPOINT);
+    let mut header = [0u8; 8];
+    std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(&path)
+        .and_then(|mut f| f.read_exact(&mut header))
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    if &header[..4] != CHECKPOINT_MAGIC {
+        return Err(format!(
+            "{}: not a checkpoint this target reads (no {:?} header)",
+            path.display(),
+            std::str::from_utf8(CHECKPOINT_MAGIC).unwrap_or_default()
+        ));
+    }
+    Ok(u32::from_le_bytes([
+        header[4], header[5], header[6], header[7],
+    ]))
+}
+
 pub use dsrestore_set_format::log_generation;
 
 /// The file name of log `generation`.

@@ -16,8 +16,10 @@ pub const LOG_BYTES: u64 = 1 << 20;
 /// The size of the sample checkpoint.
 pub const CHECKPOINT_BYTES: u64 = 8 << 10;
 
-/// Writes `ntds.dit` of `database_bytes`, `edb.chk`, and one log per
-/// generation in `logs`, with contents derived from `seed`.
+/// Writes `ntds.dit` of `database_bytes`, `edb.chk` (its checkpoint at the
+/// last generation of `logs`: the live database needs that log, not the
+/// earlier ones), and one log per generation in `logs`, with contents
+/// derived from `seed`.
 pub fn populate(
     layout: &Layout,
     database_bytes: u64,
@@ -25,17 +27,26 @@ pub fn populate(
     seed: u64,
 ) -> io::Result<()> {
     write_pseudo_random(&layout.database_file(), database_bytes, seed)?;
-    write_pseudo_random(
-        &layout.checkpoint_dir().join(files::CHECKPOINT),
-        CHECKPOINT_BYTES,
-        seed ^ 0xC4EC,
-    )?;
+    let checkpoint = layout.checkpoint_dir().join(files::CHECKPOINT);
+    write_pseudo_random(&checkpoint, CHECKPOINT_BYTES, seed ^ 0xC4EC)?;
+    write_checkpoint_header(&checkpoint, *logs.end())?;
     for generation in logs {
         let path = layout.log_dir().join(files::log_name(generation));
         write_pseudo_random(&path, LOG_BYTES, seed ^ u64::from(generation))?;
     }
     durable::sync_dir(&layout.database_dir())?;
     durable::sync_dir(&layout.log_dir())
+}
+
+/// Puts the checkpoint header ([`files::CHECKPOINT_MAGIC`], `generation`)
+/// at the start of the checkpoint file `path`.
+pub fn write_checkpoint_header(path: &Path, generation: u32) -> io::Result<()> {
+    use std::os::unix::fs::FileExt;
+    let file = std::fs::OpenOptions::new().write(true).open(path)?;
+    let mut header = files::CHECKPOINT_MAGIC.to_vec();
+    header.extend_from_slice(&generation.to_le_bytes());
+    file.write_all_at(&header, 0)?;
+    file.sync_all()
 }
 
 /// Writes `len` bytes of a xorshift64* stream seeded with `seed` to `path`.
