@@ -263,6 +263,23 @@ fn a_missing_log_is_hr_missing_log_file() {
 }
 
 #[test]
+fn a_set_file_that_is_a_link_is_never_read_even_with_the_right_bytes() {
+    // The link's target has exactly the bytes the manifest expects: the
+    // restore must still refuse it, not copy an outside file into a target.
+    let outside = tempfile::tempdir().unwrap();
+    let elsewhere = outside.path().join("edb00012.log");
+    assert_refused_before_register(
+        |set| {
+            let inside = set.join("files/edb00012.log");
+            fs::rename(&inside, &elsewhere).unwrap();
+            std::os::unix::fs::symlink(&elsewhere, &inside).unwrap();
+        },
+        codes::HR_MISSING_LOG_FILE,
+        "edb00012.log",
+    );
+}
+
+#[test]
 fn a_truncated_file_is_refused_before_register() {
     assert_refused_before_register(
         |set| {

@@ -2,15 +2,15 @@
 //! chunks (never the whole file in memory), and log truncation.
 
 use std::collections::HashSet;
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::Read;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::PathBuf;
 
 use dsrestore_protocol::codes;
 use dsrestore_protocol::Error;
 use dsrestore_protocol::{is_valid_transfer_size, ByteBuf, FileOpened, Location};
 
+use dsrestore_workflow::data_dir::DataDir;
 use dsrestore_workflow::durable;
 
 use crate::restore_lock::RestoreLock;
@@ -103,16 +103,31 @@ impl BackupSession {
             ));
         }
         let path = PathBuf::from(name);
-        // Never through a link: a backup copies the target's own files only.
-        let file = OpenOptions::new()
-            .read(true)
-            .custom_flags(libc::O_NOFOLLOW)
-            .open(&path)
-            .map_err(|e| match e.raw_os_error() {
-                Some(libc::ELOOP) => Error::new(
-                    codes::ERROR_ACCESS_DENIED,
-                    format!("{}: {name} is a symbolic link: a backup copies only the target's own files", target.name()),
+        // Never through a link, neither the file nor its directory: a backup
+        // copies the target's own files only.
+        let linked = || {
+            Error::new(
+                codes::ERROR_ACCESS_DENIED,
+                format!(
+                    "{}: {name} is a symbolic link: a backup copies only the target's own files",
+                    target.name()
                 ),
+            )
+        };
+        let (Some(dir), Some(file_name)) =
+            (path.parent(), path.file_name().and_then(|n| n.to_str()))
+        else {
+            return Err(target.io_failure(
+                &format!("opening {name}"),
+                std::io::Error::from(std::io::ErrorKind::InvalidInput),
+            ));
+        };
+        let dir = DataDir::open(dir)
+            .map_err(|e| Error::new(e.code, format!("{}: {}", target.name(), e.message)))?;
+        let file = dir
+            .open_read(file_name)
+            .map_err(|e| match e.raw_os_error() {
+                Some(libc::ELOOP) => linked(),
                 _ => target.io_failure(&format!("opening {name}"), e),
             })?;
         let size = file

@@ -26,13 +26,11 @@ pub const CHECKPOINT_MAGIC: &[u8; 4] = b"DSCK";
 /// database, and only those may be truncated (ESE's rule).
 pub fn checkpoint_generation(layout: &Layout) -> Result<u32, String> {
     use std::io::Read;
-    use std::os::unix::fs::OpenOptionsExt;
     let path = layout.checkpoint_dir().join(CHECKPOINT);
     let mut header = [0u8; 8];
-    std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NOFOLLOW)
-        .open(&path)
+    dsrestore_workflow::data_dir::DataDir::open(&layout.checkpoint_dir())
+        .map_err(|e| e.message)?
+        .open_read(CHECKPOINT)
         .and_then(|mut f| f.read_exact(&mut header))
         .map_err(|e| format!("{}: {e}", path.display()))?;
     if &header[..4] != CHECKPOINT_MAGIC {

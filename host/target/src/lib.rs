@@ -42,6 +42,7 @@ pub use settings::{Settings, DEFAULT_TOMBSTONE_LIFETIME_DAYS};
 pub use token::ExpiryToken;
 
 use dsrestore_protocol::Error;
+use dsrestore_workflow::data_dir::DataDir;
 use dsrestore_workflow::placing;
 use dsrestore_workflow::{durable, failpoint};
 
@@ -335,7 +336,11 @@ impl Target {
             interlock_held_by: inner.interlock,
             record: inner.record.clone(),
             recovered: inner.recovered.clone(),
-            leftovers: placing::leftovers(&self.layout.data_dirs()).unwrap_or_default(),
+            leftovers: self
+                .open_data_dirs()
+                .ok()
+                .and_then(|dirs| placing::leftovers(&dirs).ok())
+                .unwrap_or_default(),
         }
     }
 
@@ -352,13 +357,19 @@ impl Target {
         }
     }
 
+    /// The target's data directories, open (refusing links).
+    fn open_data_dirs(&self) -> Result<Vec<DataDir>, Error> {
+        self.layout
+            .data_dirs()
+            .iter()
+            .map(|d| DataDir::open(d))
+            .collect::<Result<_, _>>()
+            .map_err(|e| Error::new(e.code, format!("{}: {}", self.name, e.message)))
+    }
+
     /// Recovery, for a caller that holds the restore lock.
     fn recover(&self, inner: &mut Inner) -> Result<(), Error> {
-        let dirs = self.layout.data_dirs();
-        for dir in &dirs {
-            dsrestore_workflow::staging::check_real_dir(dir)
-                .map_err(|e| Error::new(e.code, format!("{}: {}", self.name, e.message)))?;
-        }
+        let dirs = self.open_data_dirs()?;
         let completed = inner
             .record
             .as_ref()

@@ -3,20 +3,23 @@
 //! under a staging name and checked (size, SHA-256); after register,
 //! place-files renames them into place. Staged files that were never placed
 //! are removed when the upload is dropped (restore-end, or the binding closed).
+//!
+//! The target's directories are opened once, at the session's first
+//! put-file, and every file is created, renamed and removed relative to
+//! them ([`Plan`], `DataDir`): nothing is written through a link, whatever
+//! the target's tree holds or becomes meanwhile.
 
-use std::fs::{self, File};
+use std::fs::File;
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use dsrestore_protocol::Error;
 use dsrestore_protocol::{bft, codes, Registration};
-use dsrestore_set_format::is_plain_name;
+use dsrestore_set_format::{is_plain_name, FileKind};
 
 use super::{files, Target};
-use dsrestore_workflow::staging::{
-    check_real_dir, create_staging_file, remove_orphans_in, staging_path, Plan,
-};
+use dsrestore_workflow::staging::{Destination, Plan};
 use dsrestore_workflow::writeback::EarlyWriteback;
 use dsrestore_workflow::Sha256Thread;
 
@@ -24,18 +27,17 @@ use dsrestore_workflow::Sha256Thread;
 pub(super) struct Upload {
     /// The session's part of its staging names (its id, in hex).
     tag: String,
-    /// Whether the data directories were checked and cleared of what dead
-    /// sessions staged (at the first put-file).
-    prepared: bool,
-    /// (staging path, destination) of every finished file.
-    staged: Vec<(PathBuf, PathBuf)>,
+    /// The target's directories, opened (refusing links) and cleared of what
+    /// dead sessions staged at the first put-file; what place-files places.
+    plan: Option<Plan>,
+    /// Every finished file, staged and checked, not yet placed.
+    staged: Vec<Destination>,
     open: Option<OpenUpload>,
-    /// Set once place-files put the files in place.
+    /// Set once place-files put the files in place (and until they are
+    /// taken out again).
     placed: bool,
     /// Set once the restore completed with S_OK (the old files are gone).
     completed: bool,
-    /// What place-files placed (to discard what it moved aside, on success).
-    plan: Option<Plan>,
 }
 
 /// The most files one restore session may send: a database, a checkpoint
@@ -64,8 +66,10 @@ fn describe(generations: &[u32]) -> String {
 struct OpenUpload {
     file: File,
     hasher: Sha256Thread,
-    staging: PathBuf,
-    destination: PathBuf,
+    destination: Destination,
+    /// The staging file's and the destination's paths, for messages.
+    staging_path: PathBuf,
+    destination_path: PathBuf,
     size: u64,
     written: u64,
     writeback: EarlyWriteback,
@@ -76,38 +80,32 @@ impl Upload {
     pub fn new(session: u64) -> Upload {
         Upload {
             tag: format!("{session:016x}"),
-            prepared: false,
+            plan: None,
             staged: Vec::new(),
             open: None,
             placed: false,
             completed: false,
-            plan: None,
         }
     }
 
-    /// Refuses linked data directories and removes what dead sessions staged
+    /// The session's plan: at the first call, opens the target's data
+    /// directories (a link is refused) and removes what dead sessions staged
     /// there. The session holds the target's restore lock, so no other
     /// session is alive to own those files.
-    fn prepare_dirs(&mut self, target: &Target) -> Result<(), Error> {
-        if self.prepared {
-            return Ok(());
+    fn open_plan(&mut self, target: &Target) -> Result<(), Error> {
+        if self.plan.is_none() {
+            let layout = target.layout();
+            let name = |e: Error| Error::new(e.code, format!("{}: {}", target.name(), e.message));
+            let plan = Plan::open(
+                &layout.database_file(),
+                &layout.log_dir(),
+                &layout.checkpoint_dir(),
+                &self.tag,
+            )
+            .map_err(name)?;
+            plan.remove_orphans().map_err(name)?;
+            self.plan = Some(plan);
         }
-        let layout = target.layout();
-        for dir in [
-            layout.database_dir(),
-            layout.log_dir(),
-            layout.checkpoint_dir(),
-        ] {
-            check_real_dir(&dir)
-                .map_err(|e| Error::new(e.code, format!("{}: {}", target.name(), e.message)))?;
-            remove_orphans_in(&dir).map_err(|e| {
-                target.io_failure(
-                    &format!("removing old staged files in {}", dir.display()),
-                    e,
-                )
-            })?;
-        }
-        self.prepared = true;
         Ok(())
     }
 
@@ -124,20 +122,16 @@ impl Upload {
                 codes::ERROR_INVALID_PARAMETER,
                 format!(
                     "{tname}: {} is still open: put-file-end it first",
-                    open.destination.display()
+                    open.destination_path.display()
                 ),
             ));
         }
-        let plain = is_plain_name(name);
-        let layout = target.layout();
-        let destination = match kind {
-            bft::NTDS_DATABASE if plain => layout.database_file(),
+        let file_kind = match kind {
+            bft::NTDS_DATABASE if is_plain_name(name) => FileKind::NtdsDatabase,
             // Only the canonical name of a generation a registration can
             // name: `edb0001a.log` and `edb0001A.log` are not two logs.
-            bft::LOG if files::canonical_log_generation(name).is_some() => {
-                layout.log_dir().join(name)
-            }
-            bft::CHECKPOINT_DIR if name == files::CHECKPOINT => layout.checkpoint_dir().join(name),
+            bft::LOG if files::canonical_log_generation(name).is_some() => FileKind::Log,
+            bft::CHECKPOINT_DIR if name == files::CHECKPOINT => FileKind::Checkpoint,
             _ => {
                 return Err(Error::new(
                     codes::ERROR_INVALID_PARAMETER,
@@ -145,12 +139,6 @@ impl Upload {
                 ))
             }
         };
-        if self.staged.iter().any(|(_, d)| *d == destination) {
-            return Err(Error::new(
-                codes::ERROR_INVALID_PARAMETER,
-                format!("{tname}: {} was already sent", destination.display()),
-            ));
-        }
         if size == 0 && kind != bft::LOG {
             return Err(Error::new(
                 codes::ERROR_INVALID_PARAMETER,
@@ -165,15 +153,26 @@ impl Upload {
                 format!("{tname}: put-file of {name:?}: a restore sends at most {MAX_FILES} files"),
             ));
         }
-        self.prepare_dirs(target)?;
-        let staging = staging_path(&destination, &self.tag);
-        let file = create_staging_file(&staging)
-            .map_err(|e| target.io_failure(&format!("creating {}", staging.display()), e))?;
+        self.open_plan(target)?;
+        let plan = self.plan.as_ref().expect("opened above");
+        let destination = plan.destination(file_kind, name);
+        let destination_path = plan.path_of(&destination);
+        let staging_path = plan.staged_path(&destination);
+        if self.staged.contains(&destination) {
+            return Err(Error::new(
+                codes::ERROR_INVALID_PARAMETER,
+                format!("{tname}: {} was already sent", destination_path.display()),
+            ));
+        }
+        let file = plan
+            .create_staged(&destination)
+            .map_err(|e| target.io_failure(&format!("creating {}", staging_path.display()), e))?;
         self.open = Some(OpenUpload {
             file,
             hasher: Sha256Thread::spawn(),
-            staging,
             destination,
+            staging_path,
+            destination_path,
             size,
             written: 0,
             writeback: EarlyWriteback::default(),
@@ -194,7 +193,7 @@ impl Upload {
                 format!(
                     "{}: {} is announced as {} bytes; this data goes past that",
                     target.name(),
-                    open.destination.display(),
+                    open.destination_path.display(),
                     open.size
                 ),
             ));
@@ -203,9 +202,9 @@ impl Upload {
         // one travels: the client waits for each reply.
         let data = Arc::new(data);
         open.hasher.send(Arc::clone(&data));
-        open.file
-            .write_all(&data)
-            .map_err(|e| target.io_failure(&format!("writing {}", open.staging.display()), e))?;
+        open.file.write_all(&data).map_err(|e| {
+            target.io_failure(&format!("writing {}", open.staging_path.display()), e)
+        })?;
         open.writeback.wrote(&open.file, data.len() as u64);
         open.written += data.len() as u64;
         Ok(())
@@ -234,22 +233,28 @@ impl Upload {
             Ok(_) => None,
         };
         if let Some((code, problem)) = problem {
-            let _ = fs::remove_file(&open.staging);
+            self.remove_staged(&open.destination);
             return Err(Error::new(
                 code,
                 format!(
                     "{}: {}: {problem}",
                     target.name(),
-                    open.destination.display()
+                    open.destination_path.display()
                 ),
             ));
         }
-        open.file
-            .sync_all()
-            .map_err(|e| target.io_failure(&format!("syncing {}", open.staging.display()), e))?;
+        open.file.sync_all().map_err(|e| {
+            target.io_failure(&format!("syncing {}", open.staging_path.display()), e)
+        })?;
         dsrestore_workflow::failpoint::hit("upload-staged");
-        self.staged.push((open.staging, open.destination));
+        self.staged.push(open.destination);
         Ok(())
+    }
+
+    fn remove_staged(&self, destination: &Destination) {
+        if let Some(plan) = &self.plan {
+            plan.remove_staged_file(destination);
+        }
     }
 
     /// Whether place-files put this session's files in place.
@@ -265,28 +270,33 @@ impl Upload {
     /// Checks that what was staged is a whole restore for `registration`:
     /// exactly one database, the checkpoint, and logs that are exactly the
     /// registered generations `gen-low..=gen-high`. Touches nothing.
-    fn check_whole(&self, target: &Target, registration: &Registration) -> Result<(), Error> {
-        let layout = target.layout();
-        let database = layout.database_file();
-        let checkpoint = layout.checkpoint_dir().join(files::CHECKPOINT);
+    fn check_whole(
+        &self,
+        plan: &Plan,
+        target: &Target,
+        registration: &Registration,
+    ) -> Result<(), Error> {
+        let database = plan.destination(FileKind::NtdsDatabase, "");
+        let checkpoint = plan.destination(FileKind::Checkpoint, files::CHECKPOINT);
         let refuse = |why: String| {
             Error::new(
                 codes::HR_INVALID_BACKUP,
                 format!("{}: place-files: {why}; nothing was placed", target.name()),
             )
         };
-        let destinations = || self.staged.iter().map(|(_, d)| d);
-        if !destinations().any(|d| *d == database) {
+        if !self.staged.contains(&database) {
             return Err(refuse("no database (ntds-database) was sent".into()));
         }
-        if !destinations().any(|d| *d == checkpoint) {
+        if !self.staged.contains(&checkpoint) {
             return Err(refuse(format!(
                 "the checkpoint {} was not sent",
                 files::CHECKPOINT
             )));
         }
-        let mut generations: Vec<u32> = destinations()
-            .filter_map(|d| d.file_name()?.to_str().and_then(files::log_generation))
+        let mut generations: Vec<u32> = self
+            .staged
+            .iter()
+            .filter_map(|d| files::log_generation(&d.name))
             .collect();
         generations.sort_unstable();
         let expected: Vec<u32> = (registration.gen_low..=registration.gen_high).collect();
@@ -306,9 +316,9 @@ impl Upload {
     }
 
     /// After register: checks that the staged files are a whole restore for
-    /// `registration` (else refuses and touches nothing), then empties the
-    /// locations of restore artifacts, renames the staged files into place
-    /// and fsyncs the directories (as a local restore does: [`Plan::place`]).
+    /// `registration` (else refuses and touches nothing), then moves the old
+    /// files aside and renames the staged ones into place (as a local
+    /// restore does: [`Plan::place`]).
     pub fn place(&mut self, target: &Target, registration: &Registration) -> Result<(), Error> {
         if let Some(open) = &self.open {
             return Err(Error::new(
@@ -316,38 +326,35 @@ impl Upload {
                 format!(
                     "{}: {} is still open",
                     target.name(),
-                    open.destination.display()
+                    open.destination_path.display()
                 ),
             ));
         }
         // Nothing staged: emptying the locations would delete the target's
         // files and put nothing in their place.
-        if self.staged.is_empty() {
-            return Err(Error::new(
+        let nothing_sent = || {
+            Error::new(
                 codes::ERROR_INVALID_PARAMETER,
                 format!(
                     "{}: place-files: no file was sent with put-file in this session",
                     target.name()
                 ),
-            ));
+            )
+        };
+        if self.staged.is_empty() {
+            return Err(nothing_sent());
         }
-        self.check_whole(target, registration)?;
-        let destinations = self.staged.iter().map(|(_, d)| d.clone()).collect();
-        let layout = target.layout();
-        let plan = Plan::with_destinations(
-            &layout.database_file(),
-            &layout.log_dir(),
-            &layout.checkpoint_dir(),
-            destinations,
-            &self.tag,
-        );
+        let destinations = self.staged.clone();
+        let plan = self.plan.as_mut().ok_or_else(nothing_sent)?;
+        plan.set_destinations(destinations);
+        let plan = self.plan.as_ref().ok_or_else(nothing_sent)?;
+        self.check_whole(plan, target, registration)?;
         // A failure puts the old files back and the new ones at their staging
         // names, which the session's end removes.
         plan.place()
             .map_err(|e| Error::new(e.code, format!("{}: {}", target.name(), e.message)))?;
         self.staged.clear();
         self.placed = true;
-        self.plan = Some(plan);
         Ok(())
     }
 
@@ -355,11 +362,13 @@ impl Upload {
     /// place-files moved aside; with a failure, puts them back (the target
     /// keeps its old database, and stays blocked by the failed record).
     pub fn completed(&mut self, target: &Target, restore_state: u32) {
-        let Some(plan) = &self.plan else {
+        if !self.placed {
             return;
-        };
+        }
         if restore_state == codes::S_OK {
-            plan.discard_set_aside();
+            if let Some(plan) = &self.plan {
+                plan.discard_set_aside();
+            }
             self.completed = true;
         } else {
             self.put_old_files_back(target, "register-complete with a failure");
@@ -368,9 +377,10 @@ impl Upload {
 
     /// Undoes place-files (once).
     fn put_old_files_back(&mut self, target: &Target, why: &str) {
-        let Some(plan) = self.plan.take() else {
+        let Some(plan) = self.plan.as_ref().filter(|_| self.placed) else {
             return;
         };
+        self.placed = false;
         match plan.undo() {
             Ok(undone) => {
                 tracing::warn!(target = %target.name(), ?undone, "{why}: the placed files were removed and the old ones put back")
@@ -384,7 +394,7 @@ impl Upload {
     /// The session ends: files placed by a restore that did not complete
     /// with S_OK are taken out again and the old ones put back.
     pub fn end(&mut self, target: &Target) {
-        if self.placed && !self.completed {
+        if !self.completed {
             self.put_old_files_back(target, "the restore session ended before register-complete");
         }
     }
@@ -392,12 +402,12 @@ impl Upload {
 
 impl Drop for Upload {
     fn drop(&mut self) {
-        let open = self.open.take().map(|o| o.staging);
-        for staging in open
-            .into_iter()
-            .chain(self.staged.drain(..).map(|(s, _)| s))
-        {
-            let _ = fs::remove_file(staging);
+        let Some(plan) = &self.plan else {
+            return;
+        };
+        let open = self.open.take().map(|o| o.destination);
+        for destination in open.iter().chain(&self.staged) {
+            plan.remove_staged_file(destination);
         }
     }
 }

@@ -14,6 +14,7 @@
 mod backup;
 mod chunks;
 mod context;
+pub mod data_dir;
 pub mod durable;
 pub mod failpoint;
 pub mod placing;

@@ -22,18 +22,15 @@
 //! can itself be killed and [`recover`] run again: it never deletes an old
 //! file, and never leaves a mix of old and new.
 
-use std::fs;
-use std::io;
-use std::path::{Path, PathBuf};
+use std::io::{self, Read, Write};
+use std::path::PathBuf;
 
 use dsrestore_protocol::Error;
 use serde::Serialize;
 
-use crate::durable;
+use crate::data_dir::{DataDir, EntryKind};
 use crate::failpoint;
-use crate::staging::{
-    create_staging_file, is_restore_artifact, remove_orphans_in, staging_path, Plan, STAGING_MARK,
-};
+use crate::staging::{is_restore_artifact, remove_orphans_in, staging_name, Plan, STAGING_MARK};
 
 /// What an old file moved aside carries after its name, before the tag.
 const ASIDE_MARK: &str = ".dsrestore-old-";
@@ -109,113 +106,116 @@ impl Recovery {
     }
 }
 
-/// A placement's journal.
-struct Journal {
-    dir: PathBuf,
+/// A placement's journal, in the first of the placement's directories.
+struct Journal<'a> {
+    dir: &'a DataDir,
     tag: String,
 }
 
-impl Journal {
+impl Journal<'_> {
+    fn name(&self) -> String {
+        format!("{JOURNAL_PREFIX}{}", self.tag)
+    }
+
     fn path(&self) -> PathBuf {
-        self.dir.join(format!("{JOURNAL_PREFIX}{}", self.tag))
+        self.dir.join(&self.name())
     }
 
     /// Records `phase` durably: written under a staging name (new, never
     /// through a link), fsynced, renamed over the journal, directory fsynced.
     fn write(&self, phase: Phase) -> io::Result<()> {
-        use std::io::Write;
-        let path = self.path();
-        let temporary = staging_path(&path, &self.tag);
-        match fs::remove_file(&temporary) {
+        let name = self.name();
+        let temporary = staging_name(&name, &self.tag);
+        match self.dir.remove(&temporary) {
             Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
             _ => {}
         }
-        let mut file = create_staging_file(&temporary)?;
+        let mut file = self.dir.create_new(&temporary)?;
         file.write_all(phase.name().as_bytes())?;
         file.sync_all()?;
-        fs::rename(&temporary, &path)?;
-        durable::sync_dir(&self.dir)?;
+        self.dir.rename(&temporary, &name)?;
+        self.dir.sync()?;
         failpoint::hit(&format!("journal-{}", phase.name()));
         Ok(())
     }
 
+    /// The phase, or `None` when the journal is not a file of ours.
     fn read(&self) -> io::Result<Option<Phase>> {
-        let path = self.path();
-        let meta = fs::symlink_metadata(&path)?;
-        if !meta.is_file() {
-            return Ok(None);
+        let mut text = String::new();
+        match self.dir.open_read(&self.name()) {
+            Ok(file) => {
+                file.take(64).read_to_string(&mut text)?;
+                Ok(Phase::parse(&text))
+            }
+            Err(_) if self.dir.kind(&self.name())? != Some(EntryKind::File) => Ok(None),
+            Err(e) => Err(e),
         }
-        Ok(Phase::parse(&fs::read_to_string(path)?))
     }
 
     fn remove(&self) -> io::Result<()> {
-        fs::remove_file(self.path())?;
-        durable::sync_dir(&self.dir)?;
+        self.dir.remove(&self.name())?;
+        self.dir.sync()?;
         failpoint::hit("journal-removed");
         Ok(())
     }
 }
 
-/// The entries of `dir` whose names pass `keep`, as paths (files and links only).
-fn entries_where(dir: &Path, keep: impl Fn(&str) -> bool) -> io::Result<Vec<PathBuf>> {
-    let mut found = Vec::new();
-    for entry in fs::read_dir(dir)? {
-        let entry = entry?;
-        if entry.file_type()?.is_dir() {
-            continue;
-        }
-        if entry.file_name().to_str().is_some_and(&keep) {
-            found.push(entry.path());
-        }
-    }
-    found.sort();
-    Ok(found)
+/// The names in `dir` (files and links only) that pass `keep`.
+fn names_where(dir: &DataDir, keep: impl Fn(&str) -> bool) -> io::Result<Vec<String>> {
+    Ok(dir
+        .entries()?
+        .into_iter()
+        .filter(|(name, kind)| *kind != EntryKind::Dir && keep(name))
+        .map(|(name, _)| name)
+        .collect())
 }
 
 /// The restore artifacts (regular files only) in `dir`: what placing replaces.
-fn artifacts_in(dir: &Path) -> io::Result<Vec<PathBuf>> {
-    let mut found = Vec::new();
-    for path in entries_where(dir, is_restore_artifact)? {
-        if fs::symlink_metadata(&path)?.is_file() {
-            found.push(path);
-        }
-    }
-    Ok(found)
+fn artifacts_in(dir: &DataDir) -> io::Result<Vec<String>> {
+    Ok(dir
+        .entries()?
+        .into_iter()
+        .filter(|(name, kind)| *kind == EntryKind::File && is_restore_artifact(name))
+        .map(|(name, _)| name)
+        .collect())
 }
 
-/// The old files of placement `tag` in `dir`, each with its original path.
-fn aside_in(dir: &Path, tag: &str) -> io::Result<Vec<(PathBuf, PathBuf)>> {
+/// The old files of placement `tag` in `dir`: (original name, name aside).
+fn aside_in(dir: &DataDir, tag: &str) -> io::Result<Vec<(String, String)>> {
     let suffix = format!("{ASIDE_MARK}{tag}");
-    Ok(entries_where(dir, |n| n.ends_with(&suffix))?
+    Ok(names_where(dir, |n| n.ends_with(&suffix))?
         .into_iter()
         .filter_map(|moved| {
-            let name = moved.file_name()?.to_str()?;
-            let original = moved.with_file_name(name.strip_suffix(&suffix)?);
-            Some((original, moved))
+            let original = moved.strip_suffix(&suffix)?.to_string();
+            (!original.is_empty()).then_some((original, moved))
         })
         .collect())
 }
 
-fn sync_all(dirs: &[PathBuf]) -> io::Result<()> {
-    dirs.iter().try_for_each(|d| durable::sync_dir(d))
+fn aside_name(original: &str, tag: &str) -> String {
+    format!("{original}{ASIDE_MARK}{tag}")
 }
 
-/// Puts the old files of placement `tag` back under their names, then
-/// removes the journal. No new file is in place any more.
-fn move_back(dirs: &[PathBuf], journal: &Journal) -> io::Result<usize> {
+fn sync_all(dirs: &[DataDir]) -> io::Result<()> {
+    dirs.iter().try_for_each(DataDir::sync)
+}
+
+/// Puts the old files of the journal's placement back under their names,
+/// then removes the journal. No new file is in place any more.
+fn move_back(dirs: &[DataDir], journal: &Journal) -> io::Result<usize> {
     let mut moved_back = 0;
     for dir in dirs {
         for (original, moved) in aside_in(dir, &journal.tag)? {
-            if fs::symlink_metadata(&original).is_ok() {
+            if dir.kind(&original)?.is_some() {
                 // Never put over something: the old file stays aside, visible.
                 tracing::error!(
                     "{} exists; its old file stays at {}",
-                    original.display(),
-                    moved.display()
+                    dir.join(&original).display(),
+                    dir.join(&moved).display()
                 );
                 continue;
             }
-            fs::rename(&moved, &original)?;
+            dir.rename(&moved, &original)?;
             failpoint::hit("moved-back");
             moved_back += 1;
         }
@@ -225,12 +225,12 @@ fn move_back(dirs: &[PathBuf], journal: &Journal) -> io::Result<usize> {
     Ok(moved_back)
 }
 
-/// Removes the old files of placement `tag`, then the journal.
-fn discard_aside(dirs: &[PathBuf], journal: &Journal) -> io::Result<usize> {
+/// Removes the old files of the journal's placement, then the journal.
+fn discard_aside(dirs: &[DataDir], journal: &Journal) -> io::Result<usize> {
     let mut removed = 0;
     for dir in dirs {
         for (_, moved) in aside_in(dir, &journal.tag)? {
-            fs::remove_file(&moved)?;
+            dir.remove(&moved)?;
             failpoint::hit("old-file-removed");
             removed += 1;
         }
@@ -242,12 +242,12 @@ fn discard_aside(dirs: &[PathBuf], journal: &Journal) -> io::Result<usize> {
 
 /// Undoes a placement from its journal's phase, by names alone: in `placing`
 /// every restore artifact is new and is removed; then the old files go back.
-fn roll_back(dirs: &[PathBuf], journal: &Journal, phase: Phase) -> io::Result<Recovered> {
+fn roll_back(dirs: &[DataDir], journal: &Journal, phase: Phase) -> io::Result<Recovered> {
     let mut new_files_removed = 0;
     if phase == Phase::Placing {
         for dir in dirs {
             for new in artifacts_in(dir)? {
-                fs::remove_file(&new)?;
+                dir.remove(&new)?;
                 failpoint::hit("new-file-removed");
                 new_files_removed += 1;
             }
@@ -266,30 +266,24 @@ fn roll_back(dirs: &[PathBuf], journal: &Journal, phase: Phase) -> io::Result<Re
 }
 
 /// Finishes every placement a dead session left in `dirs` (the target's data
-/// directories, the database's first), then removes what dead sessions
-/// staged. `completed` says whether the target's record says the last
-/// registered restore completed with S_OK: a restore registers before it
-/// places and completes after, so a journal found then belongs to that
+/// directories, open, the database's first), then removes what dead
+/// sessions staged. `completed` says whether the target's record says the
+/// last registered restore completed with S_OK: a restore registers before
+/// it places and completes after, so a journal found then belongs to that
 /// restore. Only for a caller that holds the target's restore lock.
-pub fn recover(dirs: &[PathBuf], completed: bool) -> io::Result<Recovery> {
+pub fn recover(dirs: &[DataDir], completed: bool) -> io::Result<Recovery> {
     let mut recovery = Recovery::default();
     for dir in dirs {
-        for path in entries_where(dir, |n| {
+        for name in names_where(dir, |n| {
             n.starts_with(JOURNAL_PREFIX) && !n.contains(STAGING_MARK)
         })? {
-            let Some(tag) = path
-                .file_name()
-                .and_then(|n| n.to_str())
-                .and_then(|n| n.strip_prefix(JOURNAL_PREFIX))
-            else {
-                continue;
-            };
-            let journal = Journal {
-                dir: dir.clone(),
-                tag: tag.to_string(),
-            };
+            let tag = name[JOURNAL_PREFIX.len()..].to_string();
+            let journal = Journal { dir, tag };
             let Some(phase) = journal.read()? else {
-                tracing::error!("{}: not a placement journal; left alone", path.display());
+                tracing::error!(
+                    "{}: not a placement journal; left alone",
+                    journal.path().display()
+                );
                 continue;
             };
             let recovered = if completed && phase == Phase::Placing {
@@ -316,20 +310,24 @@ pub fn recover(dirs: &[PathBuf], completed: bool) -> io::Result<Recovery> {
 
 /// What a restore left in `dirs` that is not the target's own files: staged
 /// files, old files moved aside, placement journals. Reads only.
-pub fn leftovers(dirs: &[PathBuf]) -> io::Result<Vec<PathBuf>> {
+pub fn leftovers(dirs: &[DataDir]) -> io::Result<Vec<PathBuf>> {
     let mut found = Vec::new();
     for dir in dirs {
-        found.extend(entries_where(dir, |n| {
-            n.contains(STAGING_MARK) || n.contains(ASIDE_MARK) || n.starts_with(JOURNAL_PREFIX)
-        })?);
+        found.extend(
+            names_where(dir, |n| {
+                n.contains(STAGING_MARK) || n.contains(ASIDE_MARK) || n.starts_with(JOURNAL_PREFIX)
+            })?
+            .iter()
+            .map(|n| dir.join(n)),
+        );
     }
     Ok(found)
 }
 
 impl Plan {
-    fn journal(&self) -> Journal {
+    fn journal(&self) -> Journal<'_> {
         Journal {
-            dir: self.dirs[0].clone(),
+            dir: &self.dirs[0],
             tag: self.tag.clone(),
         }
     }
@@ -345,9 +343,6 @@ impl Plan {
     /// [`discard_set_aside`]: Plan::discard_set_aside
     /// [`undo`]: Plan::undo
     pub fn place(&self) -> Result<(), Error> {
-        for dir in &self.dirs {
-            crate::staging::check_real_dir(dir)?;
-        }
         let journal = self.journal();
         journal
             .write(Phase::SetAside)
@@ -361,15 +356,22 @@ impl Plan {
     }
 
     /// Moves the old files aside, then the staged ones in.
-    fn swap_in(&self, journal: &Journal, placed: &mut Vec<PathBuf>) -> Result<(), Error> {
+    fn swap_in<'a>(
+        &'a self,
+        journal: &Journal,
+        placed: &mut Vec<&'a crate::staging::Destination>,
+    ) -> Result<(), Error> {
         for dir in &self.dirs {
             let artifacts = artifacts_in(dir)
-                .map_err(|e| Error::io(&format!("listing {}", dir.display()), e))?;
+                .map_err(|e| Error::io(&format!("listing {}", dir.path().display()), e))?;
             for original in artifacts {
-                let mut name = original.file_name().unwrap_or_default().to_os_string();
-                name.push(format!("{ASIDE_MARK}{}", self.tag));
-                fs::rename(&original, original.with_file_name(name))
-                    .map_err(|e| Error::io(&format!("moving {} aside", original.display()), e))?;
+                dir.rename(&original, &aside_name(&original, &self.tag))
+                    .map_err(|e| {
+                        Error::io(
+                            &format!("moving {} aside", dir.join(&original).display()),
+                            e,
+                        )
+                    })?;
                 failpoint::hit("set-aside");
             }
         }
@@ -379,11 +381,16 @@ impl Plan {
             .write(Phase::Placing)
             .map_err(|e| Error::io(&format!("writing {}", journal.path().display()), e))?;
         for destination in &self.destinations {
-            fs::rename(self.staged(destination), destination).map_err(|e| {
-                Error::io(&format!("putting {} in place", destination.display()), e)
-            })?;
+            self.dirs[destination.dir]
+                .rename(&self.staged_name(destination), &destination.name)
+                .map_err(|e| {
+                    Error::io(
+                        &format!("putting {} in place", self.path_of(destination).display()),
+                        e,
+                    )
+                })?;
             failpoint::hit("placed");
-            placed.push(destination.clone());
+            placed.push(destination);
         }
         sync_all(&self.dirs).map_err(|e| Error::io("syncing the target's directories", e))
     }
@@ -392,10 +399,11 @@ impl Plan {
     /// their staging names (the session may retry, or its end removes them),
     /// then the old ones back. If this fails too, the journal stays and the
     /// target's next [`recover`] finishes it.
-    fn put_back(&self, journal: &Journal, placed: &[PathBuf]) {
+    fn put_back(&self, journal: &Journal, placed: &[&crate::staging::Destination]) {
         let result = (|| {
             for destination in placed.iter().rev() {
-                fs::rename(destination, self.staged(destination))?;
+                self.dirs[destination.dir]
+                    .rename(&destination.name, &self.staged_name(destination))?;
             }
             sync_all(&self.dirs)?;
             journal.write(Phase::RollingBack)?;
@@ -434,6 +442,9 @@ impl Plan {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::set::FileKind;
+    use std::fs;
+    use std::path::Path;
 
     /// A target directory with old files and staged new ones for `tag`.
     fn scene(tag: &str) -> (tempfile::TempDir, Plan) {
@@ -446,16 +457,20 @@ mod tests {
         ] {
             fs::write(d.join(name), bytes).unwrap();
         }
+        let mut plan = Plan::open(&d.join("ntds.dit"), d, d, tag).unwrap();
         let destinations = vec![
-            d.join("ntds.dit"),
-            d.join("edb.chk"),
-            d.join("edb00002.log"),
+            plan.destination(FileKind::NtdsDatabase, "x"),
+            plan.destination(FileKind::Checkpoint, "edb.chk"),
+            plan.destination(FileKind::Log, "edb00002.log"),
         ];
         for dest in &destinations {
-            let name = dest.file_name().unwrap().to_str().unwrap();
-            fs::write(staging_path(dest, tag), format!("new {name}")).unwrap();
+            fs::write(
+                d.join(staging_name(&dest.name, tag)),
+                format!("new {}", dest.name),
+            )
+            .unwrap();
         }
-        let plan = Plan::with_destinations(&d.join("ntds.dit"), d, d, destinations, tag);
+        plan.set_destinations(destinations);
         (dir, plan)
     }
 
@@ -541,7 +556,7 @@ mod tests {
                 )
                 .unwrap();
                 journal.write(Phase::Placing).unwrap();
-                fs::rename(plan.staged(&d.join("ntds.dit")), d.join("ntds.dit")).unwrap();
+                fs::rename(d.join(staging_name("ntds.dit", "c3")), d.join("ntds.dit")).unwrap();
             }
             if phase == Phase::RollingBack {
                 fs::remove_file(d.join("ntds.dit")).unwrap();

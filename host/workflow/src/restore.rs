@@ -96,13 +96,13 @@ fn restore_into(
     let checkpoint_dir = location(&locations, bft::CHECKPOINT_DIR)?.to_string();
     let (gen_low, gen_high) = set.generations();
     let delivery = match delivery {
-        FileDelivery::LocalCopy => Delivery::Local(Plan::new(
+        FileDelivery::LocalCopy => Delivery::Local(Plan::for_set(
             set,
             Path::new(&database),
             Path::new(&log_dir),
             Path::new(&checkpoint_dir),
             &staging::local_tag(),
-        )),
+        )?),
         FileDelivery::Upload => Delivery::Upload,
     };
     let mut report = |file: &str, done| {

@@ -17,6 +17,7 @@ pub use dsrestore_set_format::{FileKind, Manifest, SetFile, FORMAT, MANIFEST};
 use dsrestore_protocol::Error;
 
 use crate::chunks::Sha256Thread;
+use crate::data_dir::DataDir;
 use crate::durable;
 use crate::writeback::EarlyWriteback;
 
@@ -112,7 +113,12 @@ impl BackupSet {
         let path = self.path_of(file);
         let shown = path.display().to_string();
         let missing = |e: io::Error| file.unreadable(&shown, &e);
-        let mut source = File::open(&path).map_err(missing)?;
+        // Never through a link, neither the file nor `files/`: a set holds
+        // its own files, not pointers to others.
+        let mut source = DataDir::open(&self.dir.join(FILES_DIR))
+            .map_err(|e| file.unreadable(&shown, &io::Error::other(e.message)))?
+            .open_read(&file.name)
+            .map_err(missing)?;
         file.check_size(&shown, source.metadata().map_err(missing)?.len())?;
         let hasher = Sha256Thread::spawn();
         let mut read = 0;
@@ -183,7 +189,10 @@ impl SetWriter {
     pub fn begin(&self, kind: FileKind, original_path: &str) -> Result<FileWriter, Error> {
         let entry = SetFile::new(kind, original_path, &self.files)?;
         let path = self.dir.join(FILES_DIR).join(&entry.name);
-        let file = File::create(&path)
+        // A new file, never through a link, readable by its owner only: it
+        // may hold every password hash of a domain.
+        let file = DataDir::open(&self.dir.join(FILES_DIR))?
+            .create_new(&entry.name)
             .map_err(|e| Error::io(&format!("creating {}", path.display()), e))?;
         Ok(FileWriter {
             file,

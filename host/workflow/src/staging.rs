@@ -10,7 +10,6 @@
 //! target as it was; it needs room for one copy of the set beside the old
 //! files.
 
-use std::fs::{self, File};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
@@ -19,29 +18,45 @@ use dsrestore_protocol::codes;
 use dsrestore_protocol::Error;
 use dsrestore_set_format::log_generation;
 
+use crate::data_dir::{DataDir, EntryKind};
 use crate::set::{BackupSet, FileKind, SetFile, READ_CHUNK};
 use crate::writeback::EarlyWriteback;
 
 /// What every staged file's name carries after the destination's name.
 pub(crate) const STAGING_MARK: &str = ".dsrestore-staging";
 
-/// Where each file of a set goes on the target.
+/// Where a file goes: a name in one of the plan's directories.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Destination {
+    /// The index of its directory in the plan.
+    pub(crate) dir: usize,
+    /// Its file name there.
+    pub name: String,
+}
+
+/// Where each file of a restore goes on the target, and the target's
+/// directories, open (every file is staged, placed and removed relative to
+/// them: [`DataDir`]).
 pub struct Plan {
-    /// The directories a restore writes into; the first holds the
-    /// placement's journal (`placing.rs`).
-    pub(crate) dirs: Vec<PathBuf>,
-    /// Per file of the set's manifest, in order: its destination.
-    pub(crate) destinations: Vec<PathBuf>,
+    /// The directories a restore writes into, each once: the database's
+    /// first (it also holds the placement's journal, `placing.rs`), then the
+    /// logs' and the checkpoint's when they are others.
+    pub(crate) dirs: Vec<DataDir>,
+    /// The database's file name in `dirs[0]`.
+    database_name: String,
+    /// The indexes of the logs' and the checkpoint's directories.
+    log_dir: usize,
+    checkpoint_dir: usize,
+    /// Per file, in order: its destination.
+    pub(crate) destinations: Vec<Destination>,
     /// The session's own part of every staging name.
     pub(crate) tag: String,
 }
 
-/// The staging name of `destination` for the session `tag`, in the same
+/// The staging name of the file `name` for the session `tag`, in the same
 /// directory: `<name>.dsrestore-staging-<tag>`. Sessions never share one.
-pub fn staging_path(destination: &Path, tag: &str) -> PathBuf {
-    let mut name = destination.file_name().unwrap_or_default().to_os_string();
-    name.push(format!("{STAGING_MARK}-{tag}"));
-    destination.with_file_name(name)
+pub fn staging_name(name: &str, tag: &str) -> String {
+    format!("{name}{STAGING_MARK}-{tag}")
 }
 
 /// A staging tag for a session of this process that has no id of its own
@@ -52,54 +67,15 @@ pub fn local_tag() -> String {
     format!("local-{}-{random:016x}", std::process::id())
 }
 
-/// Creates a staging file: a new file, never an existing one and never
-/// through a link (O_CREAT|O_EXCL: a link at the name fails, whatever it
-/// points to).
-pub fn create_staging_file(path: &Path) -> io::Result<File> {
-    fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(path)
-}
-
-/// Refuses a data directory that is a symbolic link (or not a directory):
-/// a restore writes only into the target's own directories.
-pub fn check_real_dir(dir: &Path) -> Result<(), Error> {
-    let meta = fs::symlink_metadata(dir)
-        .map_err(|e| Error::io(&format!("the target's location {}", dir.display()), e))?;
-    if meta.file_type().is_symlink() {
-        return Err(Error::new(
-            codes::ERROR_ACCESS_DENIED,
-            format!(
-                "the target's location {} is a symbolic link: a restore writes only into the target's own directories",
-                dir.display()
-            ),
-        ));
-    }
-    if !meta.is_dir() {
-        return Err(Error::new(
-            codes::ERROR_FILE_NOT_FOUND,
-            format!("the target's location {} is not a directory", dir.display()),
-        ));
-    }
-    Ok(())
-}
-
 /// Removes what earlier, dead sessions staged in `dir` (files, or links
 /// planted at staging names: removed, never followed). Only for a session
 /// that holds the target's restore lock: no other session is alive then.
-pub fn remove_orphans_in(dir: &Path) -> io::Result<usize> {
+pub fn remove_orphans_in(dir: &DataDir) -> io::Result<usize> {
     let mut removed = 0;
-    for entry in fs::read_dir(dir)? {
-        let entry = entry?;
-        let kind = entry.file_type()?;
-        let staged = entry
-            .file_name()
-            .to_str()
-            .is_some_and(|n| n.contains(STAGING_MARK));
-        if staged && !kind.is_dir() {
-            fs::remove_file(entry.path())?;
-            tracing::info!(path = %entry.path().display(), "removed what a dead session staged");
+    for (name, kind) in dir.entries()? {
+        if name.contains(STAGING_MARK) && kind != EntryKind::Dir {
+            dir.remove(&name)?;
+            tracing::info!(path = %dir.join(&name).display(), "removed what a dead session staged");
             removed += 1;
         }
     }
@@ -119,60 +95,155 @@ pub(crate) fn is_restore_artifact(name: &str) -> bool {
         || name.ends_with(".pat")
 }
 
+/// Opens a location of the target. A location that is not here means the
+/// target is elsewhere: refuse before anything is written or registered,
+/// rather than restore into the wrong place.
+fn open_location(dir: &Path) -> Result<DataDir, Error> {
+    DataDir::open(dir).map_err(|e| {
+        if e.code == codes::ERROR_FILE_NOT_FOUND {
+            Error::new(
+                e.code,
+                format!(
+                    "the target's location {} is not a directory on this machine: run the restore where the target's files are, or mount them at the same paths",
+                    dir.display()
+                ),
+            )
+        } else {
+            e
+        }
+    })
+}
+
 impl Plan {
-    /// The destinations of `set`'s files, given the target's locations; the
-    /// files are staged under names of the session `tag`.
-    pub fn new(
+    /// Opens the target's locations (the database file's directory, the log
+    /// directory, the checkpoint directory), refusing links; the files will
+    /// be staged under names of the session `tag`. No destination yet.
+    pub fn open(
+        database: &Path,
+        log_dir: &Path,
+        checkpoint_dir: &Path,
+        tag: &str,
+    ) -> Result<Plan, Error> {
+        let database_name = database
+            .file_name()
+            .and_then(|n| n.to_str())
+            .ok_or_else(|| {
+                Error::invalid_parameter(format!(
+                    "the target's database location {} names no file",
+                    database.display()
+                ))
+            })?
+            .to_string();
+        let database_dir = database.parent().unwrap_or(Path::new("/"));
+        let mut paths: Vec<PathBuf> = vec![database_dir.to_path_buf()];
+        // Each directory once: the checkpoint usually shares the database's.
+        let mut index_of = |dir: &Path| match paths.iter().position(|p| p == dir) {
+            Some(i) => i,
+            None => {
+                paths.push(dir.to_path_buf());
+                paths.len() - 1
+            }
+        };
+        let log_dir = index_of(log_dir);
+        let checkpoint_dir = index_of(checkpoint_dir);
+        let dirs = paths
+            .iter()
+            .map(|p| open_location(p))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Plan {
+            dirs,
+            database_name,
+            log_dir,
+            checkpoint_dir,
+            destinations: Vec::new(),
+            tag: tag.to_string(),
+        })
+    }
+
+    /// A plan for every file of `set`, in the manifest's order.
+    pub fn for_set(
         set: &BackupSet,
         database: &Path,
         log_dir: &Path,
         checkpoint_dir: &Path,
         tag: &str,
-    ) -> Plan {
-        let destinations = set
+    ) -> Result<Plan, Error> {
+        let mut plan = Plan::open(database, log_dir, checkpoint_dir, tag)?;
+        plan.destinations = set
             .manifest()
             .files
             .iter()
-            .map(|file| match file.kind {
-                FileKind::NtdsDatabase => database.to_path_buf(),
-                FileKind::Checkpoint => checkpoint_dir.join(&file.name),
-                FileKind::Log => log_dir.join(&file.name),
-            })
+            .map(|file| plan.destination(file.kind, &file.name))
             .collect();
-        Plan::with_destinations(database, log_dir, checkpoint_dir, destinations, tag)
+        Ok(plan)
     }
 
-    /// A plan for files already staged beside `destinations`, given the
-    /// target's locations (the target's side of an upload).
-    pub fn with_destinations(
-        database: &Path,
-        log_dir: &Path,
-        checkpoint_dir: &Path,
-        destinations: Vec<PathBuf>,
-        tag: &str,
-    ) -> Plan {
-        let database_dir = database.parent().unwrap_or(Path::new("/")).to_path_buf();
-        let mut dirs: Vec<PathBuf> = Vec::with_capacity(3);
-        for dir in [
-            database_dir,
-            log_dir.to_path_buf(),
-            checkpoint_dir.to_path_buf(),
-        ] {
-            // The checkpoint usually shares the database's directory.
-            if !dirs.contains(&dir) {
-                dirs.push(dir);
+    /// Where a file of `kind` named `name` goes (the database always to the
+    /// target's database file, whatever its name).
+    pub fn destination(&self, kind: FileKind, name: &str) -> Destination {
+        match kind {
+            FileKind::NtdsDatabase => Destination {
+                dir: 0,
+                name: self.database_name.clone(),
+            },
+            FileKind::Log => Destination {
+                dir: self.log_dir,
+                name: name.to_string(),
+            },
+            FileKind::Checkpoint => Destination {
+                dir: self.checkpoint_dir,
+                name: name.to_string(),
+            },
+        }
+    }
+
+    /// The files to place, in order (the target's side of an upload sets
+    /// them once all were staged).
+    pub fn set_destinations(&mut self, destinations: Vec<Destination>) {
+        self.destinations = destinations;
+    }
+
+    /// The path of `destination`, for messages.
+    pub fn path_of(&self, destination: &Destination) -> PathBuf {
+        self.dirs[destination.dir].join(&destination.name)
+    }
+
+    /// The path of `destination`'s staging file, for messages.
+    pub fn staged_path(&self, destination: &Destination) -> PathBuf {
+        self.dirs[destination.dir].join(&self.staged_name(destination))
+    }
+
+    /// The staging name of `destination`.
+    pub(crate) fn staged_name(&self, destination: &Destination) -> String {
+        staging_name(&destination.name, &self.tag)
+    }
+
+    /// Creates the staging file of `destination`: new, never through a link.
+    pub fn create_staged(&self, destination: &Destination) -> io::Result<std::fs::File> {
+        self.dirs[destination.dir].create_new(&self.staged_name(destination))
+    }
+
+    /// Removes the staging file of `destination`, if there is one.
+    pub fn remove_staged_file(&self, destination: &Destination) {
+        let name = self.staged_name(destination);
+        if let Err(e) = self.dirs[destination.dir].remove(&name) {
+            if e.kind() != io::ErrorKind::NotFound {
+                tracing::warn!(
+                    "removing {}: {e}",
+                    self.dirs[destination.dir].join(&name).display()
+                );
             }
         }
-        Plan {
-            dirs,
-            destinations,
-            tag: tag.to_string(),
-        }
     }
 
-    /// Where `destination` is staged.
-    pub(crate) fn staged(&self, destination: &Path) -> PathBuf {
-        staging_path(destination, &self.tag)
+    /// Removes what dead sessions staged in the plan's directories.
+    pub fn remove_orphans(&self) -> Result<usize, Error> {
+        let mut removed = 0;
+        for dir in &self.dirs {
+            removed += remove_orphans_in(dir)
+                .map_err(|e| Error::io(&format!("preparing {}", dir.path().display()), e))?;
+        }
+        Ok(removed)
     }
 
     /// Copies every file to its staging name, reading each once: the bytes
@@ -181,24 +252,7 @@ impl Plan {
     /// `progress` gets the bytes copied and checked so far. On failure (a
     /// damaged set names its file) nothing staged is left behind.
     pub fn stage(&self, set: &BackupSet, progress: &mut dyn FnMut(&str, u64)) -> Result<(), Error> {
-        for dir in &self.dirs {
-            // The restore writes the files itself, to the target's locations as
-            // paths on this machine (as ntdsbcli clients do). A location that is
-            // not here means the target is elsewhere: refuse before anything is
-            // written or registered, rather than restore into the wrong place.
-            if !dir.is_dir() {
-                return Err(Error::new(
-                    codes::ERROR_FILE_NOT_FOUND,
-                    format!(
-                        "the target's location {} is not a directory on this machine: run the restore where the target's files are, or mount them at the same paths",
-                        dir.display()
-                    ),
-                ));
-            }
-            check_real_dir(dir)?;
-            remove_orphans_in(dir)
-                .map_err(|e| Error::io(&format!("preparing {}", dir.display()), e))?;
-        }
+        self.remove_orphans()?;
         let mut done = 0;
         let result = set
             .manifest()
@@ -206,7 +260,7 @@ impl Plan {
             .iter()
             .zip(&self.destinations)
             .try_for_each(|(file, destination)| {
-                stage_file(set, file, &self.staged(destination), &mut |n| {
+                stage_file(self, set, file, destination, &mut |n| {
                     done += n;
                     progress(&file.name, done)
                 })
@@ -220,35 +274,33 @@ impl Plan {
     /// Removes what `stage` left (after a failure).
     pub fn remove_staged(&self) {
         for destination in &self.destinations {
-            let staged = self.staged(destination);
-            if let Err(e) = fs::remove_file(&staged) {
-                if e.kind() != io::ErrorKind::NotFound {
-                    tracing::warn!("removing {}: {e}", staged.display());
-                }
-            }
+            self.remove_staged_file(destination);
         }
     }
 }
 
-/// Copies `file` of `set` to `to` through [`BackupSet::read_checked`] (so
-/// what is written is what was checked), starting the writeback of each
-/// chunk as it goes, and fsyncs it; `progress` gets each chunk's size.
+/// Copies `file` of `set` to the staging name of `destination` through
+/// [`BackupSet::read_checked`] (so what is written is what was checked),
+/// starting the writeback of each chunk as it goes, and fsyncs it;
+/// `progress` gets each chunk's size.
 fn stage_file(
+    plan: &Plan,
     set: &BackupSet,
     file: &SetFile,
-    to: &Path,
+    destination: &Destination,
     progress: &mut dyn FnMut(u64),
 ) -> Result<(), Error> {
+    let to = plan.staged_path(destination);
     let failed = |e: io::Error| Error::io(&format!("copying {} to {}", file.name, to.display()), e);
-    let mut destination = create_staging_file(to).map_err(failed)?;
+    let mut staged = plan.create_staged(destination).map_err(failed)?;
     let mut writeback = EarlyWriteback::default();
     set.read_checked(file, READ_CHUNK, &mut |chunk| {
-        destination.write_all(chunk).map_err(failed)?;
-        writeback.wrote(&destination, chunk.len() as u64);
+        staged.write_all(chunk).map_err(failed)?;
+        writeback.wrote(&staged, chunk.len() as u64);
         progress(chunk.len() as u64);
         Ok(())
     })?;
-    destination.sync_all().map_err(failed)?;
+    staged.sync_all().map_err(failed)?;
     crate::failpoint::hit("staged");
     Ok(())
 }
@@ -256,13 +308,13 @@ fn stage_file(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs;
 
     #[test]
     fn staging_names_are_not_restore_artifacts() {
         for name in ["ntds.dit", "edb.chk", "edb00010.log"] {
             assert!(is_restore_artifact(name));
-            let staged = staging_path(Path::new(name), "7");
-            assert!(!is_restore_artifact(staged.to_str().unwrap()), "{name}");
+            assert!(!is_restore_artifact(&staging_name(name, "7")), "{name}");
         }
     }
 
@@ -273,13 +325,16 @@ mod tests {
         let outside = tempfile::tempdir().unwrap();
         let victim = outside.path().join("victim");
         fs::write(&victim, b"outside").unwrap();
-        let staged = staging_path(&dir.path().join("ntds.dit"), "7");
+        let d = dir.path();
+        let plan = Plan::open(&d.join("ntds.dit"), d, d, "7").unwrap();
+        let database = plan.destination(FileKind::NtdsDatabase, "whatever");
+        let staged = d.join(staging_name("ntds.dit", "7"));
         std::os::unix::fs::symlink(&victim, &staged).unwrap();
         assert_eq!(
-            create_staging_file(&staged).unwrap_err().kind(),
+            plan.create_staged(&database).unwrap_err().kind(),
             io::ErrorKind::AlreadyExists
         );
-        assert_eq!(remove_orphans_in(dir.path()).unwrap(), 1);
+        assert_eq!(plan.remove_orphans().unwrap(), 1);
         assert!(fs::symlink_metadata(&staged).is_err());
         assert_eq!(fs::read(&victim).unwrap(), b"outside");
     }
@@ -291,10 +346,11 @@ mod tests {
         let outside = tempfile::tempdir().unwrap();
         let logs = dir.path().join("logs");
         std::os::unix::fs::symlink(outside.path(), &logs).unwrap();
-        assert_eq!(
-            check_real_dir(&logs).unwrap_err().code,
-            codes::ERROR_ACCESS_DENIED
-        );
-        check_real_dir(outside.path()).unwrap();
+        let d = dir.path();
+        let err = Plan::open(&d.join("ntds.dit"), &logs, d, "7")
+            .err()
+            .unwrap();
+        assert_eq!(err.code, codes::ERROR_ACCESS_DENIED, "{err}");
+        Plan::open(&d.join("ntds.dit"), outside.path(), d, "7").unwrap();
     }
 }
