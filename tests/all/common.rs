@@ -16,8 +16,26 @@ pub struct Fixture {
 }
 
 impl Fixture {
-    /// An offline target (restore mode), ready for a restore.
+    /// An offline target (restore mode), ready for a restore, holding the
+    /// files of one already (small ones): a database, the checkpoint and the
+    /// logs of [`registration`](Self::registration), so that a restore
+    /// driven through the API (register, register-complete with S_OK, the
+    /// files "placed by the caller") completes.
     pub fn offline() -> Fixture {
+        let fx = Fixture::empty();
+        let layout = fx.target.layout();
+        std::fs::write(layout.database_file(), b"a restored database").unwrap();
+        let checkpoint = layout.checkpoint_dir().join("edb.chk");
+        std::fs::write(&checkpoint, b"DSCK\x14\0\0\0").unwrap();
+        for generation in 0x10..=0x14 {
+            let log = layout.log_dir().join(format!("edb{generation:05X}.log"));
+            std::fs::write(log, b"a restored log").unwrap();
+        }
+        fx
+    }
+
+    /// An offline target with no files at all.
+    pub fn empty() -> Fixture {
         Fixture::with(InitOptions::default())
     }
 

@@ -96,7 +96,7 @@ impl FailingAt {
 
 /// An offline target holding data of its own (seed 8).
 fn old_target() -> Fixture {
-    let fx = Fixture::offline();
+    let fx = Fixture::empty();
     sample::populate(fx.target.layout(), 1 << 16, 0x10..=0x13, 8).unwrap();
     fx
 }

@@ -474,3 +474,35 @@ fn another_servers_token_is_access_denied_unless_to_other_server_is_asked_and_th
     assert_eq!(fx.target.record().unwrap().from_other_server, None);
     session.end().unwrap();
 }
+
+#[test]
+fn register_complete_s_ok_without_the_files_in_place_is_refused_and_the_target_stays_blocked() {
+    let fx = Fixture::empty();
+    let rt = runtime();
+    let layout = fx.target.layout();
+    let mut session = rt.prepare(&fx.server, CATCHUP, Some(&fx.token())).unwrap();
+    session.register(&fx.registration()).unwrap();
+    // Nothing in place: no database.
+    let err = session.register_complete(codes::S_OK).unwrap_err();
+    assert_eq!(err.code, codes::HR_INVALID_BACKUP, "{err}");
+    assert!(err.to_string().contains("ntds.dit is missing"), "{err}");
+    // The database and the checkpoint, but a registered log is missing.
+    std::fs::write(layout.database_file(), b"db").unwrap();
+    std::fs::write(layout.checkpoint_dir().join("edb.chk"), b"chk").unwrap();
+    for generation in [0x10, 0x11, 0x13, 0x14] {
+        std::fs::write(
+            layout.log_dir().join(format!("edb{generation:05X}.log")),
+            b"log",
+        )
+        .unwrap();
+    }
+    let err = session.register_complete(codes::S_OK).unwrap_err();
+    assert_eq!(err.code, codes::HR_MISSING_LOG_FILE, "{err}");
+    assert!(err.to_string().contains("edb00012.log"), "{err}");
+    assert_eq!(fx.target.record().unwrap().state, RecordState::Registered);
+    // With every registered file in place, S_OK is recorded.
+    std::fs::write(layout.log_dir().join("edb00012.log"), b"log").unwrap();
+    session.register_complete(codes::S_OK).unwrap();
+    assert_eq!(fx.target.record().unwrap().state, RecordState::Complete);
+    session.end().unwrap();
+}

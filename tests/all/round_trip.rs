@@ -60,7 +60,7 @@ fn backup_then_restore_into_a_fresh_target_is_byte_identical() {
     assert_eq!(kinds[..2], [FileKind::NtdsDatabase, FileKind::Checkpoint]);
     assert_eq!(set.generations(), (0x10, 0x13));
 
-    let fresh = Fixture::offline();
+    let fresh = Fixture::empty();
     let mut stages = Vec::new();
     let report = rt
         .restore(&backup.set_dir, &fresh.server, &mut |p: &Progress| {
@@ -106,7 +106,7 @@ fn assert_refused_before_register(corrupt: impl FnOnce(&Path), code: u32, names:
     let rt = runtime();
     let backup = take_backup(&rt);
     corrupt(&backup.set_dir);
-    let fresh = Fixture::offline();
+    let fresh = Fixture::empty();
     let err = rt
         .restore(&backup.set_dir, &fresh.server, &mut no_progress())
         .unwrap_err();
@@ -165,7 +165,7 @@ impl Victim {
 fn links_planted_at_staging_names_are_removed_never_written_through() {
     let rt = runtime();
     let backup = take_backup(&rt);
-    let fresh = Fixture::offline();
+    let fresh = Fixture::empty();
     let layout = fresh.target.layout();
     let victim = Victim::new();
     // The staging name of earlier versions, and a dead session's name.
@@ -197,7 +197,7 @@ fn links_planted_at_staging_names_are_removed_never_written_through() {
 fn a_linked_log_directory_is_refused_before_anything_is_written() {
     let rt = runtime();
     let backup = take_backup(&rt);
-    let fresh = Fixture::offline();
+    let fresh = Fixture::empty();
     let logs = fresh.target.layout().log_dir();
     let outside = tempfile::tempdir().unwrap();
     fs::remove_dir(&logs).unwrap();
@@ -321,7 +321,7 @@ fn a_set_without_a_manifest_is_incomplete() {
 #[test]
 fn a_backup_that_fails_leaves_a_set_readers_refuse() {
     let rt = runtime();
-    let offline = Fixture::offline();
+    let offline = Fixture::empty();
     let dir = tempfile::tempdir().unwrap();
     let err = rt
         .backup(&offline.server, &dir.path().join("set"), &mut no_progress())
@@ -364,7 +364,7 @@ fn restore_to_an_online_target_touches_nothing() {
 fn a_copy_that_fails_after_register_leaves_the_target_visibly_blocked() {
     let rt = runtime();
     let backup = take_backup(&rt);
-    let fresh = Fixture::offline();
+    let fresh = Fixture::empty();
     // A directory where a log must go: the copy fails after register.
     fs::create_dir(fresh.target.layout().log_dir().join("edb00012.log")).unwrap();
     let err = rt
@@ -396,7 +396,7 @@ fn an_expired_set_is_hr_contents_expired_and_touches_nothing() {
         serde_json::from_slice(&fs::read(&path).unwrap()).unwrap();
     manifest["expiry-token"] = serde_json::json!(hex_of(&crate::common::expired_token()));
     fs::write(&path, serde_json::to_vec(&manifest).unwrap()).unwrap();
-    let fresh = Fixture::offline();
+    let fresh = Fixture::empty();
     let err = rt
         .restore(&backup.set_dir, &fresh.server, &mut no_progress())
         .unwrap_err();
@@ -412,7 +412,7 @@ fn hex_of(bytes: &[u8]) -> String {
 fn a_target_whose_locations_are_not_on_this_machine_is_refused_before_register() {
     let rt = runtime();
     let backup = take_backup(&rt);
-    let fresh = Fixture::offline();
+    let fresh = Fixture::empty();
     let logs = fresh.target.layout().log_dir();
     fs::remove_dir(&logs).unwrap();
     let err = rt

@@ -96,7 +96,7 @@ fn staged_files(fx: &Fixture) -> Vec<String> {
 
 #[test]
 fn uploaded_files_are_placed_only_after_register() {
-    let fx = Fixture::offline();
+    let fx = Fixture::empty();
     let mut conn = prepared(&fx);
     let database = vec![7u8; 5000];
     let log = vec![9u8; 3000];
@@ -236,7 +236,7 @@ fn place_files_refuses_a_partial_or_wrong_set_and_leaves_the_target_as_it_was() 
 
 #[test]
 fn a_zero_byte_database_or_checkpoint_is_refused_at_put_file() {
-    let fx = Fixture::offline();
+    let fx = Fixture::empty();
     let mut conn = prepared(&fx);
     for (kind, name) in [
         (bft::NTDS_DATABASE, "ntds.dit"),
@@ -252,7 +252,7 @@ fn a_zero_byte_database_or_checkpoint_is_refused_at_put_file() {
 
 #[test]
 fn a_wrong_checksum_or_size_is_hr_invalid_backup_and_leaves_nothing() {
-    let fx = Fixture::offline();
+    let fx = Fixture::empty();
     let mut conn = prepared(&fx);
     let data = vec![1u8; 2000];
     assert_eq!(
@@ -288,7 +288,7 @@ fn a_wrong_checksum_or_size_is_hr_invalid_backup_and_leaves_nothing() {
 
 #[test]
 fn bad_names_restricted_sessions_and_ending_without_place() {
-    let fx = Fixture::offline();
+    let fx = Fixture::empty();
     let mut conn = prepared(&fx);
     for (kind, name) in [
         (bft::LOG, "../escape.log"),

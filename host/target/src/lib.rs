@@ -42,7 +42,7 @@ pub use settings::{Settings, DEFAULT_TOMBSTONE_LIFETIME_DAYS};
 pub use token::ExpiryToken;
 
 use dsrestore_protocol::Error;
-use dsrestore_workflow::data_dir::DataDir;
+use dsrestore_workflow::data_dir::{DataDir, EntryKind};
 use dsrestore_workflow::placing;
 use dsrestore_workflow::{durable, failpoint};
 
@@ -689,6 +689,74 @@ impl Target {
                     format!("{}: restore session {session} is not registered", self.name),
                 )
             })
+    }
+
+    /// Before register-complete(S_OK) of a restore whose caller placed the
+    /// files itself: the target's files must be a restore of `registration`
+    /// (the database and the checkpoint, not empty, and every log
+    /// `gen-low..=gen-high`), or the target would record a success it does
+    /// not hold and could go online with the wrong database, or none.
+    fn check_placed_by_caller(&self, registration: &Registration) -> Result<(), Error> {
+        let dirs = |path: &Path| {
+            DataDir::open(path)
+                .map_err(|e| Error::new(e.code, format!("{}: {}", self.name, e.message)))
+        };
+        let refuse = |code, why: String| {
+            Error::new(
+                code,
+                format!(
+                    "{}: register-complete with S_OK: {why}, so the restore is not complete; it stays registered (the target stays blocked)",
+                    self.name
+                ),
+            )
+        };
+        let non_empty = |dir: &DataDir, name: &str| {
+            dir.open_read(name)
+                .and_then(|f| f.metadata())
+                .is_ok_and(|m| m.is_file() && m.len() > 0)
+        };
+        let layout = &self.layout;
+        let database = layout.database_file();
+        let database_name = database
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("ntds.dit");
+        if !non_empty(&dirs(&layout.database_dir())?, database_name) {
+            return Err(refuse(
+                codes::HR_INVALID_BACKUP,
+                format!("{} is missing or empty", database.display()),
+            ));
+        }
+        if !non_empty(&dirs(&layout.checkpoint_dir())?, files::CHECKPOINT) {
+            return Err(refuse(
+                codes::HR_INVALID_BACKUP,
+                format!(
+                    "{} is missing or empty",
+                    layout.checkpoint_dir().join(files::CHECKPOINT).display()
+                ),
+            ));
+        }
+        let logs = dirs(&layout.log_dir())?;
+        let missing: Vec<u32> = (registration.gen_low..=registration.gen_high)
+            .filter(|&g| {
+                !logs
+                    .kind(&files::log_name(g))
+                    .is_ok_and(|k| k == Some(EntryKind::File))
+            })
+            .collect();
+        if let Some(first) = missing.first() {
+            return Err(refuse(
+                codes::HR_MISSING_LOG_FILE,
+                format!(
+                    "{} of the registered logs {:#x}..={:#x} are missing (the first: {})",
+                    missing.len(),
+                    registration.gen_low,
+                    registration.gen_high,
+                    logs.join(&files::log_name(*first)).display()
+                ),
+            ));
+        }
+        Ok(())
     }
 
     /// DsRestoreRegisterComplete on the target.

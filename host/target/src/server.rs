@@ -152,6 +152,14 @@ impl ServerConnection {
                         format!("{name}: register-complete with S_OK: the files sent in restore session {} were not placed (place-files first)", s.id),
                     ));
                 }
+                // Nothing sent through the protocol: the caller placed the
+                // files itself (a local restore); they must be a restore of
+                // the registration before the target may record success.
+                if restore_state == codes::S_OK && !self.upload.as_ref().is_some_and(|u| u.placed())
+                {
+                    let registration = self.target.registration_of(s.id)?;
+                    self.target.check_placed_by_caller(&registration)?;
+                }
                 self.target.register_complete(s.id, restore_state)?;
                 if let Some(upload) = &mut self.upload {
                     upload.completed(&self.target, restore_state);
