@@ -208,13 +208,17 @@ fn restore_map_path_traversal_is_invalid_parameter_and_writes_no_record() {
         "ntds.dit".to_string(),
         format!("{root}/ntds/link/ntds.dit"),
         format!("{root}/state/target.json"),
+        // Inside the root, but not in a data directory.
+        root.clone(),
+        format!("{root}/ntds.dit"),
     ] {
         let mut registration = fx.registration();
         registration.restore_map[0].new_database_name = bad.clone();
         let err = session.register(&registration).unwrap_err();
         assert_eq!(err.code, codes::ERROR_INVALID_PARAMETER, "{bad}: {err}");
         assert!(
-            err.message.contains("restore-map[0].new-database-name"),
+            err.message.contains("restore-map[0].new-database-name")
+                && err.message.starts_with("dc1: "),
             "{err}"
         );
     }

@@ -100,6 +100,18 @@ impl Layout {
         if candidate.starts_with(self.state_dir()) {
             return Err(refuse("points into the target's state directory"));
         }
+        let data_dirs = self.data_dirs();
+        let in_data_dirs = |p: &Path| data_dirs.iter().any(|d| p.starts_with(d));
+        if !in_data_dirs(candidate) {
+            return Err(refuse(&format!(
+                "is not in the target's data directories ({})",
+                data_dirs
+                    .iter()
+                    .map(|d| d.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )));
+        }
         // Resolve the longest existing prefix: a symbolic link on the way must
         // not lead out of the target.
         let mut existing = candidate;
@@ -112,7 +124,7 @@ impl Layout {
         let resolved = existing
             .canonicalize()
             .map_err(|e| refuse(&format!("cannot be resolved: {e}")))?;
-        if !resolved.starts_with(&self.root) || resolved.starts_with(self.state_dir()) {
+        if !in_data_dirs(&resolved) {
             return Err(refuse(&format!(
                 "leads out of the target's data directories through a symbolic link (to {})",
                 resolved.display()

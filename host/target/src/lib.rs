@@ -70,6 +70,17 @@ pub(crate) enum SessionPhase {
     Completed,
 }
 
+impl SessionPhase {
+    /// The phase as docs/protocol.md names it.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            SessionPhase::Prepared => "prepared",
+            SessionPhase::Registered => "registered",
+            SessionPhase::Completed => "completed",
+        }
+    }
+}
+
 /// How to create a target.
 #[derive(Debug, Clone)]
 pub struct InitOptions {
@@ -631,20 +642,25 @@ impl Target {
             ));
         }
         let l = &self.layout;
+        let named = |e: Error| Error::new(e.code, format!("{}: {}", self.name, e.message));
         l.check_inside(
             "registration.checkpoint-file-path",
             &registration.checkpoint_file_path,
-        )?;
-        l.check_inside("registration.log-path", &registration.log_path)?;
+        )
+        .map_err(named)?;
+        l.check_inside("registration.log-path", &registration.log_path)
+            .map_err(named)?;
         l.check_inside(
             "registration.backup-log-path",
             &registration.backup_log_path,
-        )?;
+        )
+        .map_err(named)?;
         for (i, entry) in registration.restore_map.iter().enumerate() {
             l.check_inside(
                 &format!("registration.restore-map[{i}].new-database-name"),
                 &entry.new_database_name,
-            )?;
+            )
+            .map_err(named)?;
         }
         if registration.gen_low > registration.gen_high
             || registration.gen_high > files::MAX_GENERATION
@@ -652,8 +668,8 @@ impl Target {
             return Err(Error::new(
                 codes::ERROR_INVALID_PARAMETER,
                 format!(
-                    "registration generations {:#x}..={:#x} are not in order within 0..=0xFFFFF",
-                    registration.gen_low, registration.gen_high
+                    "{}: registration generations {:#x}..={:#x} are not in order within 0..=0xFFFFF",
+                    self.name, registration.gen_low, registration.gen_high
                 ),
             ));
         }

@@ -347,8 +347,9 @@ impl ServerConnection {
             return Err(Error::new(
                 codes::ERROR_INVALID_PARAMETER,
                 format!(
-                    "{name}: restore session {} is {:?}; {op} is not allowed",
-                    s.id, s.phase
+                    "{name}: restore session {} is {}; {op} is not allowed",
+                    s.id,
+                    s.phase.name()
                 ),
             ));
         }
