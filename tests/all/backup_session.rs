@@ -303,3 +303,31 @@ fn dropping_a_backup_session_closes_its_binding_and_open_file() {
     let stats = rt.stats();
     assert_eq!((stats.bindings_open(), stats.bindings_leaked), (0, 0));
 }
+
+#[test]
+fn truncate_logs_while_a_restore_is_open_is_restore_in_progress_and_deletes_nothing() {
+    // A backup read the logs while the target was online; the target was
+    // then taken offline and a restore prepared (it holds the restore
+    // lock). The backup's truncate must not take logs from under it.
+    let fx = Fixture::online_with_data(1 << 16);
+    let rt = runtime();
+    let (mut backup, token) = prepare(&rt, &fx);
+    let logs = backup.backup_logs().unwrap();
+    for log in &logs {
+        read_whole(&mut backup, &log.path);
+    }
+    fx.target.set_online(false).unwrap();
+    let restore = rt.prepare(&fx.server, CATCHUP, Some(&token)).unwrap();
+    let err = backup.truncate_logs().unwrap_err();
+    assert_eq!(err.code, codes::HR_RESTORE_IN_PROGRESS, "{err}");
+    assert!(logs.iter().all(|l| std::path::Path::new(&l.path).exists()));
+    // Once the restore ended, the truncate goes through (below the checkpoint).
+    restore.end().unwrap();
+    backup.truncate_logs().unwrap();
+    backup.end().unwrap();
+    let left = logs
+        .iter()
+        .filter(|l| std::path::Path::new(&l.path).exists())
+        .count();
+    assert_eq!(left, 1, "the checkpoint's log stays");
+}
