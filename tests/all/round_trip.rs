@@ -489,3 +489,19 @@ fn a_completed_restore_leaves_no_old_file_aside() {
         &layout.database_file(),
     );
 }
+
+#[test]
+fn a_backup_of_a_target_without_a_checkpoint_copies_nothing_and_says_why() {
+    let rt = runtime();
+    let source = Fixture::online_with_data(1 << 16);
+    fs::remove_file(source.target.layout().checkpoint_dir().join("edb.chk")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let set_dir = dir.path().join("set");
+    let err = rt
+        .backup(&source.server, &set_dir, &mut no_progress())
+        .unwrap_err();
+    assert_eq!(err.code, codes::HR_INVALID_BACKUP, "{err}");
+    assert!(err.message.contains("no checkpoint (edb.chk)"), "{err}");
+    assert!(!set_dir.join(MANIFEST).exists());
+    assert_eq!(fs::read_dir(set_dir.join("files")).unwrap().count(), 0);
+}

@@ -221,7 +221,25 @@ impl Manifest {
                 "{dir}: {databases} database files; a set has exactly one"
             )));
         }
+        let checkpoints = self
+            .files
+            .iter()
+            .filter(|f| f.kind == FileKind::Checkpoint)
+            .count();
+        if checkpoints != 1 {
+            return Err(invalid(format!(
+                "{dir}: {checkpoints} checkpoint files; a set has exactly one (edb.chk): a restore places it with the database"
+            )));
+        }
         let mut gens: Vec<u32> = self.files.iter().filter_map(|f| f.generation).collect();
+        if gens.is_empty() {
+            return Err(Error {
+                code: codes::HR_MISSING_LOG_FILE,
+                message: format!(
+                    "{dir}: no log; a set has at least one (a restore registers the generations of its logs)"
+                ),
+            });
+        }
         gens.sort_unstable();
         if let Some(w) = gens.windows(2).find(|w| w[1] != w[0] + 1) {
             return Err(Error {
@@ -326,9 +344,37 @@ mod tests {
     }
 
     #[test]
+    fn a_set_has_one_database_one_checkpoint_and_a_log() {
+        let whole = || {
+            vec![
+                file(FileKind::NtdsDatabase, "/ntds.dit"),
+                file(FileKind::Checkpoint, "/edb.chk"),
+                file(FileKind::Log, "/edb00010.log"),
+            ]
+        };
+        Manifest::new("s", 0, &[], whole())
+            .check_structure("set")
+            .unwrap();
+        for (drop, code, says) in [
+            (0, codes::HR_INVALID_BACKUP, "0 database files"),
+            (1, codes::HR_INVALID_BACKUP, "0 checkpoint files"),
+            (2, codes::HR_MISSING_LOG_FILE, "no log"),
+        ] {
+            let mut files = whole();
+            files.remove(drop);
+            let err = Manifest::new("s", 0, &[], files)
+                .check_structure("set")
+                .unwrap_err();
+            assert_eq!(err.code, code, "{err}");
+            assert!(err.message.contains(says), "{err}");
+        }
+    }
+
+    #[test]
     fn a_gap_in_the_logs_is_not_contiguous() {
         let files = vec![
             file(FileKind::NtdsDatabase, "/ntds.dit"),
+            file(FileKind::Checkpoint, "/edb.chk"),
             file(FileKind::Log, "/edb00010.log"),
             file(FileKind::Log, "/edb00012.log"),
         ];

@@ -79,6 +79,20 @@ fn copy_out(
             .into_iter()
             .map(|l| (FileKind::Log, l)),
     );
+    // What a restore needs: refuse before copying anything, rather than
+    // write a set no restore accepts.
+    for (kind, what) in [
+        (FileKind::NtdsDatabase, "no database"),
+        (FileKind::Checkpoint, "no checkpoint (edb.chk)"),
+        (FileKind::Log, "no log"),
+    ] {
+        if !entries.iter().any(|(k, _)| *k == kind) {
+            return Err(Error::new(
+                codes::HR_INVALID_BACKUP,
+                format!("the target listed {what}: a set without it cannot be restored; nothing was copied"),
+            ));
+        }
+    }
 
     let mut sizes = Vec::with_capacity(entries.len());
     for (_, entry) in &entries {
