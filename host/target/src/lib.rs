@@ -263,6 +263,13 @@ impl Target {
         }
         let layout = Layout::new(root.clone());
         let settings = settings::load(&layout.state_dir()).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::PermissionDenied {
+                // A linked state directory, or one we may not read.
+                return Error::new(
+                    codes::ERROR_ACCESS_DENIED,
+                    format!("{}: {e}", root.display()),
+                );
+            }
             Error::new(
                 codes::HR_COULD_NOT_CONNECT,
                 format!(

@@ -65,7 +65,7 @@ pub fn path(state_dir: &Path) -> PathBuf {
 
 /// Reads the record, if there is one.
 pub fn load(state_dir: &Path) -> io::Result<Option<RestoreRecord>> {
-    match std::fs::read(path(state_dir)) {
+    match durable::read_private(&path(state_dir)) {
         Ok(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|e| {
             io::Error::new(
                 io::ErrorKind::InvalidData,
@@ -80,5 +80,5 @@ pub fn load(state_dir: &Path) -> io::Result<Option<RestoreRecord>> {
 /// Writes the record durably (temporary file, fsync, rename, fsync of the directory).
 pub fn store(state_dir: &Path, record: &RestoreRecord) -> io::Result<()> {
     let json = serde_json::to_vec_pretty(record).map_err(io::Error::other)?;
-    durable::write_atomic(&path(state_dir), &json)
+    durable::write_private(&path(state_dir), &json)
 }

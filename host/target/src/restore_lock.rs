@@ -7,8 +7,9 @@
 //! process conflict exactly as two processes do: an agent, a `local:` restore
 //! in the CLI, a second agent on the same directory all take turns.
 
-use std::fs::{File, OpenOptions, TryLockError};
-use std::os::unix::fs::OpenOptionsExt;
+use std::fs::{File, TryLockError};
+
+use dsrestore_workflow::data_dir::DataDir;
 
 use dsrestore_protocol::{codes, Error};
 
@@ -26,13 +27,9 @@ pub struct RestoreLock {
 /// Opens the lock file, never through a link.
 fn open(layout: &Layout, name: &str) -> Result<File, Error> {
     let path = layout.state_dir().join(FILE_NAME);
-    OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .custom_flags(libc::O_NOFOLLOW)
-        .open(&path)
+    DataDir::open(&layout.state_dir())
+        .map_err(|e| Error::new(e.code, format!("{name}: {}", e.message)))?
+        .open_or_create(FILE_NAME)
         .map_err(|e| Error::io(&format!("{name}: opening {}", path.display()), e))
 }
 

@@ -30,7 +30,7 @@ pub struct Settings {
 
 pub fn load(state_dir: &Path) -> io::Result<Settings> {
     let path = state_dir.join(FILE_NAME);
-    let bytes = std::fs::read(&path)?;
+    let bytes = durable::read_private(&path)?;
     serde_json::from_slice(&bytes).map_err(|e| {
         io::Error::new(
             io::ErrorKind::InvalidData,
@@ -41,5 +41,5 @@ pub fn load(state_dir: &Path) -> io::Result<Settings> {
 
 pub fn store(state_dir: &Path, settings: &Settings) -> io::Result<()> {
     let json = serde_json::to_vec_pretty(settings).map_err(io::Error::other)?;
-    durable::write_atomic(&state_dir.join(FILE_NAME), &json)
+    durable::write_private(&state_dir.join(FILE_NAME), &json)
 }

@@ -144,6 +144,18 @@ mod imp {
             Ok(File::from(fd))
         }
 
+        /// Opens `name` for reading and writing, creating it if there is
+        /// none (mode 0600), never through a link: a lock file.
+        pub fn open_or_create(&self, name: &str) -> io::Result<File> {
+            let fd = rustix::fs::openat(
+                self.fd.as_fd(),
+                plain(name)?,
+                OFlags::RDWR | OFlags::CREATE | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+                Mode::from_raw_mode(0o600),
+            )?;
+            Ok(File::from(fd))
+        }
+
         /// Opens `name` for reading, never through a link.
         pub fn open_read(&self, name: &str) -> io::Result<File> {
             let fd = rustix::fs::openat(
@@ -247,6 +259,15 @@ mod imp {
             fs::OpenOptions::new()
                 .write(true)
                 .create_new(true)
+                .open(self.at(name)?)
+        }
+
+        pub fn open_or_create(&self, name: &str) -> io::Result<File> {
+            fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(false)
                 .open(self.at(name)?)
         }
 

@@ -34,6 +34,69 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
     sync_dir(dir)
 }
 
+/// The directory of `path`, opened without following a link at it, and
+/// `path`'s file name.
+fn open_parent(path: &Path) -> io::Result<(crate::data_dir::DataDir, &str)> {
+    let (Some(dir), Some(name)) = (path.parent(), path.file_name().and_then(|n| n.to_str())) else {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("{} names no file in a directory", path.display()),
+        ));
+    };
+    let dir = if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        dir
+    };
+    let dir = crate::data_dir::DataDir::open(dir).map_err(|e| {
+        let kind = match e.code {
+            dsrestore_protocol::codes::ERROR_ACCESS_DENIED => io::ErrorKind::PermissionDenied,
+            dsrestore_protocol::codes::ERROR_FILE_NOT_FOUND => io::ErrorKind::NotFound,
+            _ => io::ErrorKind::Other,
+        };
+        io::Error::new(kind, e.message)
+    })?;
+    Ok((dir, name))
+}
+
+/// Reads the file `path` whole, never through a link, neither at the file
+/// nor at its directory: for a target's own state.
+pub fn read_private(path: &Path) -> io::Result<Vec<u8>> {
+    use std::io::Read;
+    let (dir, name) = open_parent(path)?;
+    let mut bytes = Vec::new();
+    dir.open_read(name)?.read_to_end(&mut bytes)?;
+    Ok(bytes)
+}
+
+/// [`write_atomic`] never through a link: the directory is opened without
+/// following one, and the temporary file is created (new, mode 0600),
+/// renamed over `path` and the directory fsynced relative to it. For a
+/// target's own state: nothing is written outside it even if its state
+/// directory was replaced by a link.
+pub fn write_private(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let (dir, name) = open_parent(path)?;
+    let tmp = temporary_path(path);
+    let tmp = tmp
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or_default()
+        .to_string();
+    let written = (|| {
+        let mut file = dir.create_new(&tmp)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        crate::failpoint::hit("atomic-write-synced");
+        dir.rename(&tmp, name)
+    })();
+    if written.is_err() {
+        let _ = dir.remove(&tmp);
+    }
+    written?;
+    crate::failpoint::hit("atomic-write-renamed");
+    dir.sync()
+}
+
 /// What every temporary file of [`write_atomic`] ends with.
 pub const TEMPORARY_MARK: &str = ".dsrestore-tmp";
 

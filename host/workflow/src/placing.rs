@@ -280,10 +280,16 @@ pub fn recover(dirs: &[DataDir], completed: bool) -> io::Result<Recovery> {
             let tag = name[JOURNAL_PREFIX.len()..].to_string();
             let journal = Journal { dir, tag };
             let Some(phase) = journal.read()? else {
-                tracing::error!(
-                    "{}: not a placement journal; left alone",
-                    journal.path().display()
-                );
+                if dir.kind(&journal.name())? == Some(EntryKind::Link) {
+                    // Planted: removed, never followed.
+                    dir.remove(&journal.name())?;
+                    recovery.staging_removed += 1;
+                } else {
+                    tracing::error!(
+                        "{}: not a placement journal; left alone",
+                        journal.path().display()
+                    );
+                }
                 continue;
             };
             let recovered = if completed && phase == Phase::Placing {

@@ -6,4 +6,5 @@ mod support;
 mod agent;
 mod cli;
 mod crash;
+mod links;
 mod races;

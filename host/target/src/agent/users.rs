@@ -41,7 +41,7 @@ pub struct Users {
 impl Users {
     /// Reads `path`; a missing file is no users.
     pub fn load(path: &Path) -> Result<Users, Error> {
-        let bytes = match std::fs::read(path) {
+        let bytes = match durable::read_private(path) {
             Ok(bytes) => bytes,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 return Ok(Users {
@@ -74,7 +74,7 @@ impl Users {
     pub fn store(&self, path: &Path) -> Result<(), Error> {
         let mut bytes = serde_json::to_vec_pretty(self).expect("users serialize");
         bytes.push(b'\n');
-        durable::write_atomic(path, &bytes)
+        durable::write_private(path, &bytes)
             .map_err(|e| Error::io(&format!("writing {}", path.display()), e))
     }
 
