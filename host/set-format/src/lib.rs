@@ -208,28 +208,25 @@ impl Manifest {
         Ok(manifest)
     }
 
-    /// Exactly one database, and contiguous logs; `dir` is the set's
-    /// directory, named in errors. Reads no file.
+    /// Exactly one database, exactly one checkpoint, and at least one log,
+    /// contiguous; `dir` is the set's directory, named in errors. Reads no
+    /// file.
     pub fn check_structure(&self, dir: &str) -> Result<(), Error> {
-        let databases = self
-            .files
-            .iter()
-            .filter(|f| f.kind == FileKind::NtdsDatabase)
-            .count();
-        if databases != 1 {
-            return Err(invalid(format!(
-                "{dir}: {databases} database files; a set has exactly one"
-            )));
-        }
-        let checkpoints = self
-            .files
-            .iter()
-            .filter(|f| f.kind == FileKind::Checkpoint)
-            .count();
-        if checkpoints != 1 {
-            return Err(invalid(format!(
-                "{dir}: {checkpoints} checkpoint files; a set has exactly one (edb.chk): a restore places it with the database"
-            )));
+        let count = |kind| self.files.iter().filter(|f| f.kind == kind).count();
+        for (kind, what, why) in [
+            (FileKind::NtdsDatabase, "database", ""),
+            (
+                FileKind::Checkpoint,
+                "checkpoint",
+                " (edb.chk): a restore places it with the database",
+            ),
+        ] {
+            let n = count(kind);
+            if n != 1 {
+                return Err(invalid(format!(
+                    "{dir}: {n} {what} files; a set has exactly one{why}"
+                )));
+            }
         }
         let mut gens: Vec<u32> = self.files.iter().filter_map(|f| f.generation).collect();
         if gens.is_empty() {
