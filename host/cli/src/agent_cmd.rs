@@ -37,6 +37,9 @@ pub fn run(args: AgentArgs, global: &Global, settings: &Settings) -> Result<Exit
         users,
         AgentOptions {
             idle_timeout: Duration::from_secs(args.idle_timeout),
+            auth_deadline: Duration::from_secs(args.auth_deadline),
+            max_connections: args.max_connections,
+            max_connections_per_address: args.max_connections_per_address,
             ..AgentOptions::default()
         },
     )?;

@@ -140,9 +140,19 @@ pub struct AgentArgs {
     /// The users file (default: <target>/state/agent-users.json).
     #[arg(long, value_name = "FILE")]
     pub users: Option<PathBuf>,
-    /// Close a connection idle for this many seconds.
+    /// Close an authenticated connection idle for this many seconds.
     #[arg(long, default_value_t = 300, value_name = "SECONDS")]
     pub idle_timeout: u64,
+    /// Close a connection that has not authenticated this many seconds
+    /// after it was accepted.
+    #[arg(long, default_value_t = 10, value_name = "SECONDS")]
+    pub auth_deadline: u64,
+    /// Open connections at most; more are closed at once.
+    #[arg(long, default_value_t = 256, value_name = "N")]
+    pub max_connections: usize,
+    /// Open connections from one address at most; more are closed at once.
+    #[arg(long, default_value_t = 16, value_name = "N")]
+    pub max_connections_per_address: usize,
 }
 
 #[derive(Subcommand)]

@@ -49,6 +49,9 @@ codes! {
     ERROR_INVALID_PARAMETER = from_win32(87);
     /// A buffer is too small for the data (Win32 122).
     ERROR_INSUFFICIENT_BUFFER = from_win32(122);
+    /// The account is locked out (Win32 1909): too many failed
+    /// authentications; it is refused until the lockout expires.
+    ERROR_ACCOUNT_LOCKED_OUT = from_win32(1909);
     /// The service is already running (Win32 1056): the directory is online.
     ERROR_SERVICE_ALREADY_RUNNING = from_win32(1056);
     /// The operation timed out (Win32 1460).
@@ -138,6 +141,7 @@ pub fn exit_of(code: Hresult) -> Exit {
     match code {
         ERROR_INVALID_PARAMETER | HR_INVALID_PARAM | ERROR_FILE_NOT_FOUND => Exit::InvalidInput,
         ERROR_ACCESS_DENIED
+        | ERROR_ACCOUNT_LOCKED_OUT
         | ERROR_SERVICE_ALREADY_RUNNING
         | ERROR_NOT_SUPPORTED
         | HR_RESTORE_IN_PROGRESS

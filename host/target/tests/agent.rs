@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use dsrestore_protocol::framing::MAX_FRAME_BYTES;
 use dsrestore_protocol::handshake::{Credentials, FramedClient};
 use dsrestore_protocol::{codes, decode, encode, HelloOk, Reply, Request};
-use dsrestore_target::agent::{Agent, AgentOptions, Users};
+use dsrestore_target::agent::{Agent, AgentOptions, ThrottleOptions, Users};
 use dsrestore_target::{InitOptions, Target};
 
 struct Running {
@@ -81,13 +81,49 @@ fn frame_over_the_cap_closes_the_connection() {
 }
 
 #[test]
-fn idle_connection_is_closed() {
+fn a_first_frame_over_its_small_cap_closes_the_connection() {
+    let agent = start(AgentOptions::default());
+    let mut stream = TcpStream::connect(agent.address).unwrap();
+    // 8 KiB announced: over the first frame's 4 KiB, far under the 16 MiB
+    // an authenticated client may send.
+    stream.write_all(&(8u32 << 10).to_be_bytes()).unwrap();
+    time_to_close(&mut stream);
+}
+
+#[test]
+fn a_silent_or_slow_connection_is_closed_by_the_authentication_deadline() {
+    let agent = start(AgentOptions {
+        auth_deadline: Duration::from_millis(300),
+        ..AgentOptions::default()
+    });
+    let mut silent = TcpStream::connect(agent.address).unwrap();
+    // Closed by the deadline, well before the test's own 20 s limit.
+    assert!(time_to_close(&mut silent) < Duration::from_secs(10));
+    // One byte now and then does not keep a connection alive.
+    let mut slow = TcpStream::connect(agent.address).unwrap();
+    let dripping = std::thread::spawn({
+        let mut slow = slow.try_clone().unwrap();
+        move || {
+            for _ in 0..40 {
+                if slow.write_all(&[0]).is_err() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }
+    });
+    assert!(time_to_close(&mut slow) < Duration::from_secs(3));
+    dripping.join().unwrap();
+}
+
+#[test]
+fn an_authenticated_idle_connection_is_closed() {
     let agent = start(AgentOptions {
         idle_timeout: Duration::from_millis(200),
         ..AgentOptions::default()
     });
-    let mut stream = TcpStream::connect(agent.address).unwrap();
-    // Closed by the idle timeout, well before the test's own 20 s limit.
+    let client = client(agent.address);
+    let mut stream = client.stream().try_clone().unwrap();
     assert!(time_to_close(&mut stream) < Duration::from_secs(10));
 }
 
@@ -152,23 +188,113 @@ fn many_clients_are_served_at_once() {
     }
 }
 
-#[test]
-fn a_wrong_password_is_access_denied_and_the_connection_closed() {
-    let agent = start(AgentOptions {
-        auth_failure_delay: Duration::from_millis(10),
-        ..AgentOptions::default()
-    });
-    let stream = TcpStream::connect(agent.address).unwrap();
+/// Authenticates as `CORP\backup` with `password`; the refusal, if any.
+fn try_password(address: SocketAddr, password: &str) -> Option<dsrestore_protocol::Error> {
+    let stream = TcpStream::connect(address).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
     let credentials = Credentials {
         user: "backup".into(),
         domain: "CORP".into(),
-        password: "wrong".into(),
+        password: password.into(),
     };
-    let refused = FramedClient::authenticate(stream, "agent", Some(credentials), MAX_FRAME_BYTES)
-        .err()
-        .expect("refused");
+    FramedClient::authenticate(stream, "agent", Some(credentials), MAX_FRAME_BYTES).err()
+}
+
+fn quick_throttle(lockout_after: u32, lockout: Duration) -> ThrottleOptions {
+    ThrottleOptions {
+        base_delay: Duration::from_millis(40),
+        max_delay: Duration::from_millis(400),
+        lockout_after,
+        lockout,
+    }
+}
+
+#[test]
+fn a_wrong_password_is_access_denied_without_naming_the_target() {
+    let agent = start(AgentOptions {
+        throttle: quick_throttle(5, Duration::from_secs(60)),
+        ..AgentOptions::default()
+    });
+    let refused = try_password(agent.address, "wrong").expect("refused");
     assert_eq!(refused.code, codes::ERROR_ACCESS_DENIED);
     assert!(refused.message.contains("CORP\\backup"), "{refused}");
+    assert!(!refused.message.contains("dc1"), "{refused}");
+    let long = "x".repeat(2000);
+    let refused = try_password(agent.address, &long).expect("refused");
+    assert_eq!(refused.code, codes::ERROR_ACCESS_DENIED);
+    assert!(refused.message.contains("at most 1024 bytes"), "{refused}");
+}
+
+#[test]
+fn failures_are_answered_later_and_later() {
+    let agent = start(AgentOptions {
+        throttle: quick_throttle(10, Duration::from_secs(60)),
+        ..AgentOptions::default()
+    });
+    let mut waits = Vec::new();
+    for _ in 0..4 {
+        let started = Instant::now();
+        assert!(try_password(agent.address, "wrong").is_some());
+        waits.push(started.elapsed());
+    }
+    // 40, 80, 160, 320 ms at least (the verification comes on top).
+    for (i, wait) in waits.iter().enumerate() {
+        let floor = Duration::from_millis(40 << i);
+        assert!(
+            *wait >= floor,
+            "failure {i}: answered after {wait:?}, before {floor:?}"
+        );
+    }
+}
+
+#[test]
+fn a_lockout_refuses_even_the_right_password_until_it_expires() {
+    let agent = start(AgentOptions {
+        throttle: quick_throttle(3, Duration::from_millis(1500)),
+        ..AgentOptions::default()
+    });
+    for _ in 0..3 {
+        let refused = try_password(agent.address, "wrong").expect("refused");
+        assert_eq!(refused.code, codes::ERROR_ACCESS_DENIED);
+    }
+    let locked = try_password(agent.address, "pw").expect("locked out");
+    assert_eq!(locked.code, codes::ERROR_ACCOUNT_LOCKED_OUT, "{locked}");
+    assert!(
+        locked.message.contains("locked out after 3 failed"),
+        "{locked}"
+    );
+    std::thread::sleep(Duration::from_millis(1600));
+    assert!(
+        try_password(agent.address, "pw").is_none(),
+        "the lockout expired"
+    );
+}
+
+#[test]
+fn connections_over_the_per_address_cap_are_closed_at_once() {
+    let agent = start(AgentOptions {
+        max_connections_per_address: 2,
+        ..AgentOptions::default()
+    });
+    let _first = TcpStream::connect(agent.address).unwrap();
+    let _second = TcpStream::connect(agent.address).unwrap();
+    let mut third = TcpStream::connect(agent.address).unwrap();
+    // Closed at once, not after the 10 s authentication deadline.
+    assert!(time_to_close(&mut third) < Duration::from_secs(5));
+    drop((_first, _second));
+    // Places come back: an authenticated client is served.
+    std::thread::sleep(Duration::from_millis(200));
+    let mut client = client(agent.address);
+    let hello: HelloOk = call(
+        &mut client,
+        &Request::Hello {
+            versions: vec![1],
+            client: "test".into(),
+        },
+    );
+    assert_eq!(hello.server, "dc1");
 }
 
 #[test]

@@ -4,6 +4,7 @@
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use dsrestore_protocol::framing::{frame_header, payload_len, FRAME_HEADER_LEN};
 use dsrestore_protocol::{codes, handshake, Error};
@@ -11,6 +12,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 
+use super::limits::Slot;
+use super::throttle::Locked;
 use super::Shared;
 
 /// Why a connection stopped reading.
@@ -21,15 +24,17 @@ enum Stop {
     Gone(String),
 }
 
+/// Reads one frame of at most `limit` bytes, waiting at most `wait`.
 async fn read_frame(
     stream: &mut TcpStream,
-    shared: &Shared,
+    limit: u32,
+    wait: Duration,
     stopped: &mut watch::Receiver<bool>,
 ) -> Result<Vec<u8>, Stop> {
     let mut header = [0u8; FRAME_HEADER_LEN];
     let read = async {
         stream.read_exact(&mut header).await?;
-        let len = payload_len(header, shared.options.max_frame_bytes)
+        let len = payload_len(header, limit)
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
         let mut message = vec![0; len];
         stream.read_exact(&mut message).await?;
@@ -37,8 +42,8 @@ async fn read_frame(
     };
     tokio::select! {
         _ = stopped.wait_for(|s| *s) => Err(Stop::Shutdown),
-        r = tokio::time::timeout(shared.options.idle_timeout, read) => match r {
-            Err(_) => Err(Stop::Gone(format!("idle for {:?}", shared.options.idle_timeout))),
+        r = tokio::time::timeout(wait, read) => match r {
+            Err(_) => Err(Stop::Gone(format!("nothing for {wait:?}"))),
             Ok(Err(e)) if e.kind() == io::ErrorKind::UnexpectedEof => Err(Stop::Gone("closed by the client".into())),
             Ok(Err(e)) => Err(Stop::Gone(e.to_string())),
             Ok(Ok(message)) => Ok(message),
@@ -46,32 +51,82 @@ async fn read_frame(
     }
 }
 
-async fn write_frame(stream: &mut TcpStream, message: &[u8]) -> io::Result<()> {
+/// Writes one frame, or gives up after `wait` (a client that stopped
+/// reading).
+async fn write_frame(stream: &mut TcpStream, message: &[u8], wait: Duration) -> io::Result<()> {
     let header = frame_header(message.len())
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "reply over 4 GiB"))?;
-    stream.write_all(&header).await?;
-    stream.write_all(message).await?;
-    stream.flush().await
+    let write = async {
+        stream.write_all(&header).await?;
+        stream.write_all(message).await?;
+        stream.flush().await
+    };
+    tokio::time::timeout(wait, write)
+        .await
+        .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, format!("not read for {wait:?}")))?
 }
 
-/// Checks the first frame. Returns the peer's name for logs, or the refusal
-/// to send before closing.
-async fn authenticate(shared: &Arc<Shared>, first: Vec<u8>) -> Result<String, Vec<u8>> {
-    let name = shared.target.name().to_string();
-    let credentials = handshake::credentials_of(&name, &first).map_err(handshake::refusal)?;
-    let who = format!("{}\\{}", credentials.domain, credentials.user);
+/// The outcome of the first frame.
+enum Verdict {
+    /// Authenticated as this user (`DOMAIN\user`).
+    Welcome(String),
+    /// Refused: this reply, after this delay.
+    Refuse(Vec<u8>, Duration),
+}
+
+/// Checks the first frame. Says nothing about the target: only a client
+/// that authenticates learns which target this is.
+async fn authenticate(shared: &Arc<Shared>, first: Vec<u8>, peer: SocketAddr) -> Verdict {
+    let credentials = match handshake::credentials_of("the agent", &first) {
+        Ok(credentials) => credentials,
+        Err(e) => return Verdict::Refuse(handshake::refusal(e), Duration::ZERO),
+    };
+    let (domain, user) = (credentials.domain.clone(), credentials.user.clone());
+    let who = format!("{domain}\\{user}");
+    let throttle = &shared.throttle;
+    if let Some(locked) = throttle.locked(&domain, &user, peer.ip()) {
+        let (what, left) = match locked {
+            Locked::User(left) => (format!("user {who} is"), left),
+            Locked::Address(left) => ("this address is".to_string(), left),
+        };
+        tracing::warn!(%peer, user = %who, "authentication refused: locked out");
+        return Verdict::Refuse(
+            handshake::refusal(Error::new(
+                codes::ERROR_ACCOUNT_LOCKED_OUT,
+                format!(
+                    "{what} locked out after {} failed authentications; try again in {} s",
+                    shared.options.throttle.lockout_after,
+                    left.as_secs() + 1
+                ),
+            )),
+            Duration::ZERO,
+        );
+    }
+    let refused = |why: String| {
+        let delay = throttle.failed(&domain, &user, peer.ip());
+        tracing::warn!(%peer, user = %who, ?delay, "authentication refused: {why}");
+        Verdict::Refuse(
+            handshake::refusal(Error::new(codes::ERROR_ACCESS_DENIED, why)),
+            delay,
+        )
+    };
+    let max = shared.options.max_password_bytes;
+    if credentials.password.len() > max {
+        return refused(format!("a password is at most {max} bytes"));
+    }
+    // About 19 MiB and a core each: a few at a time, whoever asks.
+    let Ok(_permit) = shared.verifications.acquire().await else {
+        return refused("the agent is shutting down".into());
+    };
     let checker = Arc::clone(shared);
     let ok = tokio::task::spawn_blocking(move || checker.users.verify(&credentials))
         .await
         .unwrap_or(false);
     if ok {
-        Ok(who)
+        throttle.succeeded(&domain, &user, peer.ip());
+        Verdict::Welcome(who)
     } else {
-        tokio::time::sleep(shared.options.auth_failure_delay).await;
-        Err(handshake::refusal(Error::new(
-            codes::ERROR_ACCESS_DENIED,
-            format!("{name}: user {who} is unknown or the password is wrong"),
-        )))
+        refused(format!("user {who} is unknown or the password is wrong"))
     }
 }
 
@@ -80,28 +135,55 @@ pub(super) async fn serve(
     mut stream: TcpStream,
     peer: SocketAddr,
     mut stopped: watch::Receiver<bool>,
+    _slot: Slot,
 ) {
     let _ = stream.set_nodelay(true);
-    let first = match read_frame(&mut stream, &shared, &mut stopped).await {
-        Ok(first) => first,
-        Err(_) => return,
-    };
-    let who = match authenticate(&shared, first).await {
-        Ok(who) => who,
-        Err(refused) => {
-            tracing::warn!(%peer, "authentication refused");
-            let _ = write_frame(&mut stream, &refused).await;
+    let options = &shared.options;
+    // Before authentication: a small first frame, and one deadline for
+    // reading it, waiting for a verification and verifying.
+    let deadline = tokio::time::Instant::now() + options.auth_deadline;
+    let before = tokio::time::timeout_at(deadline, async {
+        let first = read_frame(
+            &mut stream,
+            options.max_first_frame_bytes,
+            options.auth_deadline,
+            &mut stopped,
+        )
+        .await
+        .ok()?;
+        Some(authenticate(&shared, first, peer).await)
+    })
+    .await;
+    let who = match before {
+        Ok(Some(Verdict::Welcome(who))) => who,
+        Ok(Some(Verdict::Refuse(reply, delay))) => {
+            tokio::time::sleep(delay).await;
+            let _ = write_frame(&mut stream, &reply, options.write_deadline).await;
+            return;
+        }
+        Ok(None) | Err(_) => {
+            tracing::info!(%peer, "connection closed before it authenticated");
             return;
         }
     };
     let accepted = handshake::welcome(shared.target.name());
-    if write_frame(&mut stream, &accepted).await.is_err() {
+    if write_frame(&mut stream, &accepted, options.write_deadline)
+        .await
+        .is_err()
+    {
         return;
     }
     tracing::info!(%peer, user = %who, "client authenticated");
     let mut server = Some(shared.target.connect(&format!("{who}@{peer}")));
     let why = loop {
-        let request = match read_frame(&mut stream, &shared, &mut stopped).await {
+        let request = match read_frame(
+            &mut stream,
+            options.max_frame_bytes,
+            options.idle_timeout,
+            &mut stopped,
+        )
+        .await
+        {
             Ok(request) => request,
             Err(Stop::Shutdown) => break "the agent is shutting down".to_string(),
             Err(Stop::Gone(why)) => break why,
@@ -120,7 +202,7 @@ pub(super) async fn serve(
             Err(e) => break format!("handling a request failed: {e}"),
         };
         server = Some(conn);
-        if let Err(e) = write_frame(&mut stream, &reply).await {
+        if let Err(e) = write_frame(&mut stream, &reply, options.write_deadline).await {
             break format!("writing a reply failed: {e}");
         }
     };

@@ -12,6 +12,8 @@
 //! completes, after ending every connection's session.
 
 mod connection;
+mod limits;
+pub mod throttle;
 pub mod users;
 
 use std::future::Future;
@@ -27,17 +29,37 @@ use tokio::task::JoinSet;
 
 use crate::Target;
 use dsrestore_protocol::Error;
+pub use throttle::ThrottleOptions;
 pub use users::Users;
 
 /// How an agent treats its connections.
 #[derive(Debug, Clone)]
 pub struct AgentOptions {
-    /// A connection with no request for this long is closed.
+    /// An authenticated connection with no request for this long is closed.
     pub idle_timeout: Duration,
-    /// The largest request frame accepted; a larger one closes the connection.
+    /// The largest request frame accepted after authentication; a larger one
+    /// closes the connection.
     pub max_frame_bytes: u32,
-    /// How long a failed authentication waits before it is answered.
-    pub auth_failure_delay: Duration,
+    /// The largest first (authentication) frame; a larger one closes the
+    /// connection before anything is decoded.
+    pub max_first_frame_bytes: u32,
+    /// The longest password checked; a longer one is refused unchecked.
+    pub max_password_bytes: usize,
+    /// From accept to authenticated: a connection that has not
+    /// authenticated by then (silent, slow, or waiting for a verification)
+    /// is closed.
+    pub auth_deadline: Duration,
+    /// A reply that cannot be written within this long (a client that
+    /// stopped reading) closes the connection.
+    pub write_deadline: Duration,
+    /// Open connections at most; more are closed at once.
+    pub max_connections: usize,
+    /// Open connections from one address at most; more are closed at once.
+    pub max_connections_per_address: usize,
+    /// Password verifications (argon2, about 19 MiB each) running at once.
+    pub max_verifications: usize,
+    /// How failed authentications are slowed down and locked out.
+    pub throttle: ThrottleOptions,
     /// How long shutdown waits for requests in progress.
     pub shutdown_grace: Duration,
 }
@@ -47,7 +69,14 @@ impl Default for AgentOptions {
         AgentOptions {
             idle_timeout: Duration::from_secs(300),
             max_frame_bytes: MAX_FRAME_BYTES,
-            auth_failure_delay: Duration::from_secs(1),
+            max_first_frame_bytes: 4 << 10,
+            max_password_bytes: 1024,
+            auth_deadline: Duration::from_secs(10),
+            write_deadline: Duration::from_secs(60),
+            max_connections: 256,
+            max_connections_per_address: 16,
+            max_verifications: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            throttle: ThrottleOptions::default(),
             shutdown_grace: Duration::from_secs(10),
         }
     }
@@ -62,6 +91,9 @@ struct Shared {
     target: Arc<Target>,
     users: Users,
     options: AgentOptions,
+    throttle: throttle::Throttle,
+    verifications: tokio::sync::Semaphore,
+    connections: limits::Connections,
 }
 
 impl Agent {
@@ -81,6 +113,12 @@ impl Agent {
             shared: Arc::new(Shared {
                 target,
                 users,
+                throttle: throttle::Throttle::new(options.throttle.clone()),
+                verifications: tokio::sync::Semaphore::new(options.max_verifications.max(1)),
+                connections: limits::Connections::new(
+                    options.max_connections,
+                    options.max_connections_per_address,
+                ),
                 options,
             }),
         })
@@ -103,8 +141,14 @@ impl Agent {
                 () = &mut shutdown => break,
                 accepted = listener.accept() => match accepted {
                     Ok((stream, peer)) => {
+                        // Over a cap: closed at once, before any work.
+                        let Some(slot) = self.shared.connections.admit(peer.ip()) else {
+                            tracing::warn!(%peer, "connection refused: too many open connections");
+                            drop(stream);
+                            continue;
+                        };
                         let shared = Arc::clone(&self.shared);
-                        connections.spawn(connection::serve(shared, stream, peer, stopped.clone()));
+                        connections.spawn(connection::serve(shared, stream, peer, stopped.clone(), slot));
                     }
                     Err(e) => {
                         tracing::warn!("accepting a connection failed: {e}");

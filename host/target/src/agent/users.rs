@@ -175,6 +175,28 @@ mod tests {
     }
 
     #[test]
+    fn the_dummy_hash_costs_what_a_real_one_does() {
+        // An unknown user must cost one full verification: the dummy hash
+        // parses, has the parameters real hashes get, and a password fails
+        // against it as a mismatch (not as a malformed hash, which is quick).
+        let parsed = PasswordHash::new(DUMMY_HASH).expect("the dummy hash parses");
+        let mut users = Users::default();
+        users.set("CORP", "backup", "s3cret").unwrap();
+        let real = PasswordHash::new(&users.users[0].hash).unwrap();
+        assert_eq!(parsed.algorithm, real.algorithm);
+        assert_eq!(parsed.params, real.params);
+        assert_eq!(
+            parsed.hash.map(|h| h.len()),
+            real.hash.map(|h| h.len()),
+            "the same output length"
+        );
+        assert_eq!(
+            Argon2::default().verify_password(b"anything", &parsed),
+            Err(argon2::password_hash::Error::Password)
+        );
+    }
+
+    #[test]
     fn missing_file_is_no_users() {
         let dir = tempfile::tempdir().unwrap();
         assert!(Users::load(&dir.path().join("none.json"))
