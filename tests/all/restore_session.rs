@@ -510,3 +510,35 @@ fn register_complete_s_ok_without_the_files_in_place_is_refused_and_the_target_s
     assert_eq!(fx.target.record().unwrap().state, RecordState::Complete);
     session.end().unwrap();
 }
+
+#[test]
+fn every_restore_step_is_in_the_audit_log_with_its_session_and_outcome() {
+    let fx = Fixture::offline();
+    let rt = runtime();
+    let mut session = rt.prepare(&fx.server, CATCHUP, Some(&fx.token())).unwrap();
+    let mut wrong = fx.registration();
+    wrong.log_path = "/etc".into();
+    session.register(&wrong).unwrap_err();
+    session.register(&fx.registration()).unwrap();
+    session.register_complete(codes::S_OK).unwrap();
+    session.end().unwrap();
+    let audit = fx.target.status().audit;
+    let steps: Vec<(&str, bool)> = audit.iter().map(|e| (e.event.as_str(), e.ok)).collect();
+    assert_eq!(
+        steps,
+        [
+            ("restore-prepare", true),
+            ("register", false),
+            ("register", true),
+            ("register-complete", true),
+            ("restore-end", true),
+        ]
+    );
+    let session_id = audit[0].session.expect("the session is named");
+    assert!(
+        audit.iter().all(|e| e.session == Some(session_id)),
+        "{audit:?}"
+    );
+    assert_eq!(audit[1].code, Some(codes::ERROR_INVALID_PARAMETER));
+    assert_eq!(audit[3].code, Some(codes::S_OK), "the restore state");
+}

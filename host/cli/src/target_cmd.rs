@@ -106,6 +106,7 @@ pub fn run(command: TargetCommand, json: bool) -> Result<ExitCode, Error> {
                     }
                 }
                 out += &describe_recovery(&status);
+                out += &describe_audit(&status);
                 out.truncate(out.trim_end().len());
                 out
             })
@@ -153,6 +154,27 @@ fn describe_recovery(status: &dsrestore_host::target::TargetStatus) -> String {
         for path in &status.leftovers {
             out += &format!("    {}\n", path.display());
         }
+    }
+    out
+}
+
+/// The last events of the audit log, a line each.
+fn describe_audit(status: &dsrestore_host::target::TargetStatus) -> String {
+    if status.audit.is_empty() {
+        return String::new();
+    }
+    let mut out = format!(
+        "  audit (the last {}, state/audit.jsonl):\n",
+        status.audit.len()
+    );
+    for e in &status.audit {
+        let session = e.session.map_or(String::new(), |s| format!(" session {s}"));
+        let outcome = match (e.ok, e.code) {
+            (true, _) => "ok".to_string(),
+            (false, Some(code)) => format!("refused {code:#010x}"),
+            (false, None) => "refused".to_string(),
+        };
+        out += &format!("    {} {} {}{session}: {outcome}\n", e.at, e.event, e.peer);
     }
     out
 }

@@ -11,6 +11,7 @@
 //! record durably.
 
 pub mod agent;
+pub mod audit;
 mod backup;
 pub mod files;
 mod layout;
@@ -121,6 +122,8 @@ pub struct TargetStatus {
     /// restore is open elsewhere, its own; otherwise what recovery could not
     /// finish (the log says why).
     pub leftovers: Vec<PathBuf>,
+    /// The last events of the audit log (`state/audit.jsonl`), oldest first.
+    pub audit: Vec<audit::AuditEvent>,
 }
 
 /// A restore target on a directory tree. One instance per directory per
@@ -130,6 +133,7 @@ pub struct TargetStatus {
 pub struct Target {
     layout: Layout,
     name: String,
+    audit: audit::Audit,
     next_session: AtomicU64,
     inner: Mutex<Inner>,
 }
@@ -198,7 +202,7 @@ fn process_alive(pid: u32) -> bool {
     exists || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
 }
 
-fn now() -> u64 {
+pub(crate) fn now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())
@@ -282,6 +286,7 @@ impl Target {
         let record = record::load(&layout.state_dir())
             .map_err(|e| Error::io("reading the restore-in-progress record", e))?;
         let target = Arc::new(Target {
+            audit: audit::Audit::new(&layout.state_dir()),
             name: settings.name.clone(),
             layout,
             next_session: AtomicU64::new(session_id_base()),
@@ -323,6 +328,11 @@ impl Target {
         &self.name
     }
 
+    /// The target's audit log.
+    pub fn audit(&self) -> &audit::Audit {
+        &self.audit
+    }
+
     /// Where the target keeps its files.
     pub fn layout(&self) -> &Layout {
         &self.layout
@@ -359,6 +369,7 @@ impl Target {
                 .ok()
                 .and_then(|dirs| placing::leftovers(&dirs).ok())
                 .unwrap_or_default(),
+            audit: self.audit.last(10),
         }
     }
 

@@ -9,6 +9,7 @@ use dsrestore_protocol::Error;
 use dsrestore_protocol::{decode, encode, HelloOk, Reply, Request, PROTOCOL_VERSIONS};
 use serde::Serialize;
 
+use super::audit::AuditEvent;
 use super::backup::BackupSession;
 use super::upload::Upload;
 use super::{SessionPhase, Target};
@@ -54,10 +55,21 @@ impl ServerConnection {
         let reply = match decode::<Request>(request) {
             Ok(request) => {
                 let op = request.op();
+                let restore_state = match &request {
+                    Request::RegisterComplete { restore_state } => Some(*restore_state),
+                    _ => None,
+                };
+                let session_before = self.session.map(|s| s.id);
                 let reply = self.dispatch(request);
                 if let Err(e) = &reply {
                     tracing::debug!(target = %self.target.name(), peer = %self.peer, op, code = format_args!("{:#010x}", e.code), "{}", e.message);
                 }
+                self.audit(
+                    op,
+                    session_before,
+                    restore_state,
+                    reply.as_ref().map(|_| ()),
+                );
                 reply
             }
             Err(e) => Err(Error::new(
@@ -70,6 +82,29 @@ impl ServerConnection {
             )),
         };
         reply.unwrap_or_else(|e| encode(&Reply::<()>::Err(e)))
+    }
+
+    /// Records a restore step in the target's audit log; the steps that
+    /// change the target durably.
+    fn audit(
+        &self,
+        op: &str,
+        session_before: Option<u64>,
+        restore_state: Option<u32>,
+        outcome: Result<(), &Error>,
+    ) {
+        let durable = match op {
+            "register" | "place-files" | "register-complete" | "restore-end" => true,
+            "restore-prepare" => false,
+            _ => return,
+        };
+        let session = self.session.map(|s| s.id).or(session_before);
+        let mut event = AuditEvent::new(op, &self.peer, session, outcome);
+        if let (Some(state), true) = (restore_state, event.ok) {
+            event.code = Some(state);
+            event.detail = Some(format!("restore state {state:#010x}"));
+        }
+        self.target.audit().record(&event, durable);
     }
 
     fn dispatch(&mut self, request: Request) -> Result<Vec<u8>, Error> {
@@ -368,6 +403,11 @@ impl Drop for ServerConnection {
     /// ended here (an open backup file is closed with it).
     fn drop(&mut self) {
         self.end_upload();
+        if let Some(s) = self.session {
+            let mut event = AuditEvent::new("restore-end", &self.peer, Some(s.id), Ok(()));
+            event.detail = Some("the binding closed without restore-end".into());
+            self.target.audit().record(&event, true);
+        }
         if let Some(s) = self.session.take() {
             self.target
                 .end_session(s.id, "binding closed without restore-end");

@@ -15,6 +15,7 @@ use dsrestore_target::{InitOptions, Target};
 
 struct Running {
     address: SocketAddr,
+    target: Arc<Target>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
     _dir: tempfile::TempDir,
@@ -33,6 +34,7 @@ fn start(options: AgentOptions) -> Running {
     let mut users = Users::default();
     users.set("CORP", "backup", "pw").unwrap();
     let agent = Agent::new(Arc::clone(&target), users, options).unwrap();
+    let target_kept = Arc::clone(&target);
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let (tx, rx) = std::sync::mpsc::channel();
     let thread = std::thread::spawn(move || {
@@ -49,6 +51,7 @@ fn start(options: AgentOptions) -> Running {
         });
     });
     Running {
+        target: target_kept,
         address: rx.recv().unwrap(),
         stop: Some(stop),
         thread: Some(thread),
@@ -255,6 +258,15 @@ fn a_lockout_refuses_even_the_right_password_until_it_expires() {
         throttle: quick_throttle(3, Duration::from_millis(1500)),
         ..AgentOptions::default()
     });
+    let audited = |agent: &Running| {
+        agent
+            .target
+            .status()
+            .audit
+            .iter()
+            .map(|e| (e.event.clone(), e.ok, e.code))
+            .collect::<Vec<_>>()
+    };
     for _ in 0..3 {
         let refused = try_password(agent.address, "wrong").expect("refused");
         assert_eq!(refused.code, codes::ERROR_ACCESS_DENIED);
@@ -270,6 +282,24 @@ fn a_lockout_refuses_even_the_right_password_until_it_expires() {
         try_password(agent.address, "pw").is_none(),
         "the lockout expired"
     );
+    // Every attempt is in the audit log, the lockout with its code.
+    let denied = (
+        "authenticate".to_string(),
+        false,
+        Some(codes::ERROR_ACCESS_DENIED),
+    );
+    let locked = (
+        "authenticate".to_string(),
+        false,
+        Some(codes::ERROR_ACCOUNT_LOCKED_OUT),
+    );
+    let welcome = ("authenticate".to_string(), true, None);
+    assert_eq!(
+        audited(&agent),
+        [denied.clone(), denied.clone(), denied, locked, welcome]
+    );
+    let last = agent.target.status().audit.pop().unwrap();
+    assert_eq!(last.peer, "CORP\\backup@127.0.0.1");
 }
 
 #[test]

@@ -144,6 +144,22 @@ mod imp {
             Ok(File::from(fd))
         }
 
+        /// Opens `name` for appending, creating it if there is none (mode
+        /// 0600), never through a link: a log.
+        pub fn open_append(&self, name: &str) -> io::Result<File> {
+            let fd = rustix::fs::openat(
+                self.fd.as_fd(),
+                plain(name)?,
+                OFlags::WRONLY
+                    | OFlags::APPEND
+                    | OFlags::CREATE
+                    | OFlags::NOFOLLOW
+                    | OFlags::CLOEXEC,
+                Mode::from_raw_mode(0o600),
+            )?;
+            Ok(File::from(fd))
+        }
+
         /// Opens `name` for reading and writing, creating it if there is
         /// none (mode 0600), never through a link: a lock file.
         pub fn open_or_create(&self, name: &str) -> io::Result<File> {
@@ -259,6 +275,13 @@ mod imp {
             fs::OpenOptions::new()
                 .write(true)
                 .create_new(true)
+                .open(self.at(name)?)
+        }
+
+        pub fn open_append(&self, name: &str) -> io::Result<File> {
+            fs::OpenOptions::new()
+                .append(true)
+                .create(true)
                 .open(self.at(name)?)
         }
 

@@ -15,6 +15,7 @@ use tokio::sync::watch;
 use super::limits::Slot;
 use super::throttle::Locked;
 use super::Shared;
+use crate::audit::AuditEvent;
 
 /// Why a connection stopped reading.
 enum Stop {
@@ -70,8 +71,13 @@ async fn write_frame(stream: &mut TcpStream, message: &[u8], wait: Duration) -> 
 enum Verdict {
     /// Authenticated as this user (`DOMAIN\user`).
     Welcome(String),
-    /// Refused: this reply, after this delay.
-    Refuse(Vec<u8>, Duration),
+    /// Refused with this error, sent after this delay; `who` names the user
+    /// when the frame named one.
+    Refuse {
+        error: Error,
+        delay: Duration,
+        who: Option<String>,
+    },
 }
 
 /// Checks the first frame. Says nothing about the target: only a client
@@ -79,7 +85,13 @@ enum Verdict {
 async fn authenticate(shared: &Arc<Shared>, first: Vec<u8>, peer: SocketAddr) -> Verdict {
     let credentials = match handshake::credentials_of("the agent", &first) {
         Ok(credentials) => credentials,
-        Err(e) => return Verdict::Refuse(handshake::refusal(e), Duration::ZERO),
+        Err(error) => {
+            return Verdict::Refuse {
+                error,
+                delay: Duration::ZERO,
+                who: None,
+            }
+        }
     };
     let (domain, user) = (credentials.domain.clone(), credentials.user.clone());
     let who = format!("{domain}\\{user}");
@@ -90,25 +102,27 @@ async fn authenticate(shared: &Arc<Shared>, first: Vec<u8>, peer: SocketAddr) ->
             Locked::Address(left) => ("this address is".to_string(), left),
         };
         tracing::warn!(%peer, user = %who, "authentication refused: locked out");
-        return Verdict::Refuse(
-            handshake::refusal(Error::new(
+        return Verdict::Refuse {
+            error: Error::new(
                 codes::ERROR_ACCOUNT_LOCKED_OUT,
                 format!(
                     "{what} locked out after {} failed authentications; try again in {} s",
                     shared.options.throttle.lockout_after,
                     left.as_secs() + 1
                 ),
-            )),
-            Duration::ZERO,
-        );
+            ),
+            delay: Duration::ZERO,
+            who: Some(who),
+        };
     }
     let refused = |why: String| {
         let delay = throttle.failed(&domain, &user, peer.ip());
         tracing::warn!(%peer, user = %who, ?delay, "authentication refused: {why}");
-        Verdict::Refuse(
-            handshake::refusal(Error::new(codes::ERROR_ACCESS_DENIED, why)),
+        Verdict::Refuse {
+            error: Error::new(codes::ERROR_ACCESS_DENIED, why),
             delay,
-        )
+            who: Some(who.clone()),
+        }
     };
     let max = shared.options.max_password_bytes;
     if credentials.password.len() > max {
@@ -154,10 +168,23 @@ pub(super) async fn serve(
         Some(authenticate(&shared, first, peer).await)
     })
     .await;
+    let audit = |who: Option<&str>, outcome: Result<(), &Error>| {
+        let peer = match who {
+            Some(who) => format!("{who}@{}", peer.ip()),
+            None => peer.ip().to_string(),
+        };
+        let event = AuditEvent::new("authenticate", &peer, None, outcome);
+        shared.target.audit().record(&event, false);
+    };
     let who = match before {
-        Ok(Some(Verdict::Welcome(who))) => who,
-        Ok(Some(Verdict::Refuse(reply, delay))) => {
+        Ok(Some(Verdict::Welcome(who))) => {
+            audit(Some(&who), Ok(()));
+            who
+        }
+        Ok(Some(Verdict::Refuse { error, delay, who })) => {
+            audit(who.as_deref(), Err(&error));
             tokio::time::sleep(delay).await;
+            let reply = handshake::refusal(error);
             let _ = write_frame(&mut stream, &reply, options.write_deadline).await;
             return;
         }
