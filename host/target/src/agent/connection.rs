@@ -132,10 +132,31 @@ async fn authenticate(shared: &Arc<Shared>, first: Vec<u8>, peer: SocketAddr) ->
     let Ok(_permit) = shared.verifications.acquire().await else {
         return refused("the agent is shutting down".into());
     };
+    // The permit guarantees a buffer is free.
+    let memory = shared
+        .verification_memory
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .pop()
+        .unwrap_or_default();
     let checker = Arc::clone(shared);
-    let ok = tokio::task::spawn_blocking(move || checker.users.verify(&credentials))
-        .await
-        .unwrap_or(false);
+    let verified = tokio::task::spawn_blocking(move || {
+        let mut memory = memory;
+        let ok = checker.users.verify_in(&credentials, &mut memory);
+        (ok, memory)
+    })
+    .await;
+    let ok = match verified {
+        Ok((ok, memory)) => {
+            shared
+                .verification_memory
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(memory);
+            ok
+        }
+        Err(_) => false,
+    };
     if ok {
         throttle.succeeded(&domain, &user, peer.ip());
         Verdict::Welcome(who)

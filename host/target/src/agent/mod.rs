@@ -92,7 +92,12 @@ struct Shared {
     users: Users,
     options: AgentOptions,
     throttle: throttle::Throttle,
+    /// One permit per verification that may run at once...
     verifications: tokio::sync::Semaphore,
+    /// ...and its working memory, allocated once and reused, so that
+    /// verifications never allocate (the allocator would keep each thread's
+    /// 19 MiB).
+    verification_memory: std::sync::Mutex<Vec<Vec<argon2::Block>>>,
     connections: limits::Connections,
 }
 
@@ -115,6 +120,11 @@ impl Agent {
                 users,
                 throttle: throttle::Throttle::new(options.throttle.clone()),
                 verifications: tokio::sync::Semaphore::new(options.max_verifications.max(1)),
+                verification_memory: std::sync::Mutex::new(
+                    (0..options.max_verifications.max(1))
+                        .map(|_| users::verification_memory())
+                        .collect(),
+                ),
                 connections: limits::Connections::new(
                     options.max_connections,
                     options.max_connections_per_address,

@@ -11,8 +11,9 @@
 use std::path::Path;
 
 use argon2::password_hash::rand_core::OsRng;
+use argon2::password_hash::Output;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use argon2::Argon2;
+use argon2::{Algorithm, Argon2, Block, Params, Version};
 use dsrestore_protocol::codes;
 use dsrestore_protocol::handshake::Credentials;
 use serde::{Deserialize, Serialize};
@@ -111,6 +112,46 @@ impl Users {
         self.users.is_empty()
     }
 
+    /// [`verify`](Self::verify) in `memory`, the caller's argon2 working
+    /// memory ([`verification_memory`]), so that no verification allocates
+    /// its 19 MiB: the agent keeps one buffer per verification it runs at
+    /// once, and its memory stays bounded whatever the clients do. Falls
+    /// back to allocating for a hash whose cost needs more blocks.
+    pub fn verify_in(&self, credentials: &Credentials, memory: &mut [Block]) -> bool {
+        let user = self
+            .users
+            .iter()
+            .find(|u| same(u, &credentials.domain, &credentials.user));
+        let hash = user.map_or(DUMMY_HASH, |u| u.hash.as_str());
+        let matches = (|| {
+            let parsed = PasswordHash::new(hash).ok()?;
+            if parsed.algorithm != Algorithm::Argon2id.ident() || parsed.version != Some(19) {
+                return None;
+            }
+            let params = Params::try_from(&parsed).ok()?;
+            let expected = parsed.hash?;
+            let mut salt = [0u8; 64];
+            let salt = parsed.salt?.decode_b64(&mut salt).ok()?;
+            let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone());
+            let mut out = vec![0u8; expected.len()];
+            let blocks = params.block_count();
+            let hashed = match memory.get_mut(..blocks) {
+                Some(memory) => argon2.hash_password_into_with_memory(
+                    credentials.password.as_bytes(),
+                    salt,
+                    &mut out,
+                    memory,
+                ),
+                None => argon2.hash_password_into(credentials.password.as_bytes(), salt, &mut out),
+            };
+            hashed.ok()?;
+            // Output's comparison is constant-time.
+            Some(Output::new(&out).ok()? == expected)
+        })()
+        .unwrap_or(false);
+        matches && user.is_some()
+    }
+
     /// Whether `credentials` name a user and its password. Takes the time of
     /// one argon2 verification whether or not the user exists.
     pub fn verify(&self, credentials: &Credentials) -> bool {
@@ -127,6 +168,12 @@ impl Users {
             .is_ok();
         matches && user.is_some()
     }
+}
+
+/// The working memory of one password verification with the default
+/// parameters (about 19 MiB), for [`Users::verify_in`].
+pub fn verification_memory() -> Vec<Block> {
+    vec![Block::default(); Params::default().block_count()]
 }
 
 /// Verified against for unknown users, so that a wrong name costs as much time
@@ -194,6 +241,29 @@ mod tests {
             Argon2::default().verify_password(b"anything", &parsed),
             Err(argon2::password_hash::Error::Password)
         );
+    }
+
+    #[test]
+    fn verifying_in_given_memory_agrees_with_verifying() {
+        let mut users = Users::default();
+        users.set("CORP", "backup", "s3cret").unwrap();
+        let mut memory = verification_memory();
+        for (domain, user, password) in [
+            ("CORP", "backup", "s3cret"),
+            ("corp", "BACKUP", "s3cret"),
+            ("CORP", "backup", "wrong"),
+            ("CORP", "nobody", "s3cret"),
+        ] {
+            let c = creds(domain, user, password);
+            assert_eq!(
+                users.verify_in(&c, &mut memory),
+                users.verify(&c),
+                "{user} {password}"
+            );
+        }
+        assert!(users.verify_in(&creds("CORP", "backup", "s3cret"), &mut memory));
+        // Too little memory: it allocates, and still agrees.
+        assert!(users.verify_in(&creds("CORP", "backup", "s3cret"), &mut []));
     }
 
     #[test]
