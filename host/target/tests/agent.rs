@@ -29,8 +29,18 @@ impl Drop for Running {
 }
 
 fn start(options: AgentOptions) -> Running {
+    start_with(options, InitOptions::default(), 0)
+}
+
+/// An agent for a target made with `init`, holding a sample database of
+/// `database_bytes` (none when 0).
+fn start_with(options: AgentOptions, init: InitOptions, database_bytes: u64) -> Running {
     let dir = tempfile::tempdir().unwrap();
-    let target = Target::init(&dir.path().join("dc1"), InitOptions::default()).unwrap();
+    let target = Target::init(&dir.path().join("dc1"), init).unwrap();
+    if database_bytes > 0 {
+        dsrestore_target::sample::populate(target.layout(), database_bytes, 0x10..=0x11, 1)
+            .unwrap();
+    }
     let mut users = Users::default();
     users.set("CORP", "backup", "pw").unwrap();
     let agent = Agent::new(Arc::clone(&target), users, options).unwrap();
@@ -336,4 +346,73 @@ fn agent_without_users_refuses_to_start() {
         .expect("no users, no agent");
     assert_eq!(e.code, codes::ERROR_ACCESS_DENIED);
     assert!(e.message.contains("add-user"), "{e}");
+}
+
+#[test]
+fn a_client_that_stops_reading_its_replies_is_closed_by_the_write_deadline() {
+    const READ: u32 = 8 << 20;
+    let agent = start_with(
+        AgentOptions {
+            write_deadline: Duration::from_millis(300),
+            ..AgentOptions::default()
+        },
+        InitOptions {
+            online: true,
+            ..InitOptions::default()
+        },
+        64 << 20,
+    );
+    let mut client = client(agent.address);
+    let _: HelloOk = call(
+        &mut client,
+        &Request::Hello {
+            versions: vec![1],
+            client: "test".into(),
+        },
+    );
+    let _: dsrestore_protocol::BackupPrepared = call(
+        &mut client,
+        &Request::BackupPrepare {
+            grbit: 0,
+            backup_type: 1,
+        },
+    );
+    let database = agent.target.layout().database_file();
+    let _: dsrestore_protocol::FileOpened = call(
+        &mut client,
+        &Request::OpenFile {
+            name: database.to_string_lossy().into_owned(),
+            read_hint_size: READ,
+        },
+    );
+    // Ask for the whole 64 MiB database, then read nothing: the replies
+    // fill the socket's buffers and the agent's writes stop.
+    let mut stream = client.stream().try_clone().unwrap();
+    for _ in 0..8 {
+        dsrestore_protocol::framing::write_frame(
+            &mut stream,
+            &encode(&Request::Read { max_bytes: READ }),
+        )
+        .unwrap();
+    }
+    std::thread::sleep(Duration::from_secs(2));
+    // The agent gave up: what arrives now ends with the connection closed,
+    // well short of the 64 MiB asked for.
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let mut received = 0usize;
+    let mut buffer = vec![0u8; 1 << 20];
+    loop {
+        match stream.read(&mut buffer) {
+            Ok(0) => break,
+            Ok(n) => received += n,
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => break,
+            Err(e) => panic!("the connection was not closed: {e} after {received} bytes"),
+        }
+    }
+    assert!(
+        received < 64 << 20,
+        "{received} bytes: all replies were written"
+    );
 }
