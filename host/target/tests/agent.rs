@@ -221,6 +221,7 @@ fn quick_throttle(lockout_after: u32, lockout: Duration) -> ThrottleOptions {
         max_delay: Duration::from_millis(400),
         lockout_after,
         lockout,
+        ..ThrottleOptions::default()
     }
 }
 

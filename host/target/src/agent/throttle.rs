@@ -5,6 +5,12 @@
 //! locked out for [`ThrottleOptions::lockout`]: even the right password is
 //! refused then, without being checked. A success clears the name and the
 //! address; failures older than the lockout are forgotten.
+//!
+//! Guessing spread over many names and addresses is caught by a global
+//! rate: once the agent has seen [`ThrottleOptions::global_failures`]
+//! failures within [`ThrottleOptions::global_window`], every address that
+//! failed in that window is refused unchecked until the rate falls; a
+//! client that has not failed is served as before.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -23,6 +29,11 @@ pub struct ThrottleOptions {
     pub lockout_after: u32,
     /// How long a lockout lasts, and how long failures are remembered.
     pub lockout: Duration,
+    /// Failures, of any names from any addresses, that make the agent
+    /// refuse every address that failed within the window.
+    pub global_failures: usize,
+    /// The window of the global rate.
+    pub global_window: Duration,
 }
 
 impl Default for ThrottleOptions {
@@ -32,6 +43,8 @@ impl Default for ThrottleOptions {
             max_delay: Duration::from_secs(30),
             lockout_after: 5,
             lockout: Duration::from_secs(300),
+            global_failures: 100,
+            global_window: Duration::from_secs(60),
         }
     }
 }
@@ -63,6 +76,9 @@ pub enum Locked {
 pub struct Throttle {
     options: ThrottleOptions,
     failures: Mutex<HashMap<Key, Failures>>,
+    /// When the recent failures happened, oldest first (within the global
+    /// window).
+    recent: Mutex<std::collections::VecDeque<Instant>>,
 }
 
 /// The most names and addresses remembered; beyond it the oldest go.
@@ -77,6 +93,7 @@ impl Throttle {
         Throttle {
             options,
             failures: Mutex::new(HashMap::new()),
+            recent: Mutex::new(std::collections::VecDeque::new()),
         }
     }
 
@@ -96,8 +113,31 @@ impl Throttle {
         if let Some(left) = self.remaining(failures.get(&user_key(domain, user)), now) {
             return Some(Locked::User(left));
         }
-        self.remaining(failures.get(&Key::Address(address)), now)
-            .map(Locked::Address)
+        if let Some(left) = self.remaining(failures.get(&Key::Address(address)), now) {
+            return Some(Locked::Address(left));
+        }
+        // Over the global rate: an address that failed within the window waits.
+        let window = self.options.global_window;
+        let failed_lately = failures
+            .get(&Key::Address(address))
+            .is_some_and(|f| now.duration_since(f.last) < window);
+        if !failed_lately {
+            return None;
+        }
+        let mut recent = self.recent.lock().unwrap_or_else(|p| p.into_inner());
+        while recent
+            .front()
+            .is_some_and(|t| now.duration_since(*t) >= window)
+        {
+            recent.pop_front();
+        }
+        if recent.len() < self.options.global_failures {
+            return None;
+        }
+        let oldest = *recent.front()?;
+        Some(Locked::Address(
+            window.saturating_sub(now.duration_since(oldest)),
+        ))
     }
 
     /// Records a failure; returns how long to wait before answering it.
@@ -121,6 +161,13 @@ impl Throttle {
             entry.last = now;
             most = most.max(entry.count);
         }
+        drop(failures);
+        let mut recent = self.recent.lock().unwrap_or_else(|p| p.into_inner());
+        recent.push_back(now);
+        if recent.len() > self.options.global_failures.max(1) * 2 {
+            recent.pop_front();
+        }
+        drop(recent);
         let doublings = (most - 1).min(16);
         self.options
             .base_delay
@@ -146,7 +193,31 @@ mod tests {
             max_delay: Duration::from_millis(50),
             lockout_after: 3,
             lockout,
+            ..ThrottleOptions::default()
         })
+    }
+
+    #[test]
+    fn over_the_global_rate_addresses_that_failed_wait_and_others_do_not() {
+        let t = Throttle::new(ThrottleOptions {
+            lockout_after: 10,
+            global_failures: 3,
+            global_window: Duration::from_millis(100),
+            ..ThrottleOptions::default()
+        });
+        let address = |i| IpAddr::V4(std::net::Ipv4Addr::new(10, 0, 0, i));
+        // One failure each, from three addresses with three names: no
+        // name and no address is near its own lockout.
+        for i in 1..=3 {
+            t.failed("CORP", &format!("user{i}"), address(i));
+        }
+        assert!(matches!(
+            t.locked("CORP", "user9", address(2)),
+            Some(Locked::Address(_))
+        ));
+        assert_eq!(t.locked("CORP", "backup", address(7)), None, "never failed");
+        std::thread::sleep(Duration::from_millis(150));
+        assert_eq!(t.locked("CORP", "user9", address(2)), None, "the rate fell");
     }
 
     const HOME: IpAddr = IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
