@@ -355,6 +355,14 @@ impl Target {
 
     /// The target's state, for people and scripts.
     pub fn status(&self) -> TargetStatus {
+        // Read from disk before taking the target's lock: the audit log may
+        // be long, and sessions wait on that lock.
+        let leftovers = self
+            .open_data_dirs()
+            .ok()
+            .and_then(|dirs| placing::leftovers(&dirs).ok())
+            .unwrap_or_default();
+        let audit = self.audit.last(10);
         let inner = self.lock();
         TargetStatus {
             name: self.name.clone(),
@@ -364,12 +372,8 @@ impl Target {
             interlock_held_by: inner.interlock,
             record: inner.record.clone(),
             recovered: inner.recovered.clone(),
-            leftovers: self
-                .open_data_dirs()
-                .ok()
-                .and_then(|dirs| placing::leftovers(&dirs).ok())
-                .unwrap_or_default(),
-            audit: self.audit.last(10),
+            leftovers,
+            audit,
         }
     }
 
