@@ -169,23 +169,24 @@ fn session_id_base() -> u64 {
 /// Removes the temporary files of atomic writes whose process is dead
 /// (killed mid-write); returns how many.
 fn remove_dead_temporaries(dir: &Path) -> usize {
-    let Ok(entries) = std::fs::read_dir(dir) else {
+    // Listed and removed through the open directory, like every other file
+    // of the target's: never through a link.
+    let Ok(dir) = DataDir::open(dir) else {
+        return 0;
+    };
+    let Ok(entries) = dir.entries() else {
         return 0;
     };
     let mut removed = 0;
-    for entry in entries.flatten() {
-        let Some(pid) = entry
-            .file_name()
-            .to_str()
-            .and_then(durable::temporary_owner)
-        else {
+    for (name, kind) in entries {
+        let Some(pid) = durable::temporary_owner(&name) else {
             continue;
         };
-        if process_alive(pid) {
+        if kind == EntryKind::Dir || process_alive(pid) {
             continue;
         }
-        if std::fs::remove_file(entry.path()).is_ok() {
-            tracing::info!(path = %entry.path().display(), pid, "removed the temporary file of a dead process");
+        if dir.remove(&name).is_ok() {
+            tracing::info!(path = %dir.join(&name).display(), pid, "removed the temporary file of a dead process");
             removed += 1;
         }
     }
