@@ -66,6 +66,15 @@ codes! {
     RPC_S_PROTOCOL_ERROR = from_win32(1728);
     /// The data received is malformed (RPC 1783).
     RPC_X_BAD_STUB_DATA = from_win32(1783);
+    /// The agent's certificate is not trusted (SSPI): it matches neither the
+    /// pinned fingerprint nor a certificate of the CA file, or no trust is
+    /// set for the server.
+    SEC_E_UNTRUSTED_ROOT = 0x8009_0325;
+    /// The agent's certificate does not name the host that was dialled (SSPI).
+    SEC_E_WRONG_PRINCIPAL = 0x8009_0322;
+    /// The peer's answer is not TLS, or breaks it (SSPI): e.g. a plaintext
+    /// listener where a TLS agent was expected.
+    SEC_E_ILLEGAL_MESSAGE = 0x8009_0326;
     /// Parameter not valid (ntdsbmsg.h).
     HR_INVALID_PARAM = 0xC7FF_0001;
     /// Internal error (ntdsbmsg.h).
@@ -151,6 +160,9 @@ pub fn exit_of(code: Hresult) -> Exit {
         | HR_DATABASE_INCONSISTENT
         | HR_CHECKPOINT_CORRUPT => Exit::RefusedByTarget,
         HR_COULD_NOT_CONNECT
+        | SEC_E_UNTRUSTED_ROOT
+        | SEC_E_WRONG_PRINCIPAL
+        | SEC_E_ILLEGAL_MESSAGE
         | ERROR_TIMEOUT
         | RPC_S_INVALID_BINDING
         | RPC_S_OUT_OF_RESOURCES

@@ -108,7 +108,7 @@ mod client {
 
     use super::{hello, welcome_of, Authenticated, Credentials};
     use crate::codes;
-    use crate::framing::{read_frame, write_frame};
+    use crate::framing::{payload_len, read_frame, write_frame, FRAME_HEADER_LEN};
     use crate::Error;
 
     /// The error of a call whose frame I/O failed with `e`: ERROR_TIMEOUT for
@@ -130,6 +130,13 @@ mod client {
         }
     }
 
+    /// Whether a frame header is the start of a TLS record (an alert or a
+    /// handshake, version 3.x): what a TLS agent sends a plaintext client.
+    /// No reply to authenticate is that large (0x15030000 bytes and up).
+    fn is_tls_record(header: [u8; FRAME_HEADER_LEN]) -> bool {
+        matches!(header[0], 0x15 | 0x16) && header[1] == 0x03
+    }
+
     /// A client's connection to an agent over a byte stream: authenticated
     /// when made, then one frame out and one frame back per call. After an
     /// I/O error it is out of step with the agent, and every later call fails.
@@ -149,14 +156,29 @@ mod client {
             credentials: Option<Credentials>,
             max_frame_bytes: u32,
         ) -> Result<(FramedClient<S>, Authenticated), Error> {
-            let reply = write_frame(&mut stream, &hello(credentials))
-                .and_then(|()| read_frame(&mut stream, max_frame_bytes))
-                .map_err(|e| {
-                    Error::new(
-                        codes::RPC_S_CALL_FAILED,
-                        format!("{server}: the connection failed while authenticating: {e}"),
-                    )
-                })?;
+            let failed = |e: io::Error| {
+                Error::new(
+                    codes::RPC_S_CALL_FAILED,
+                    format!("{server}: the connection failed while authenticating: {e}"),
+                )
+            };
+            write_frame(&mut stream, &hello(credentials)).map_err(failed)?;
+            let mut header = [0u8; FRAME_HEADER_LEN];
+            stream.read_exact(&mut header).map_err(failed)?;
+            if is_tls_record(header) {
+                return Err(Error::new(
+                    codes::SEC_E_ILLEGAL_MESSAGE,
+                    format!(
+                        "{server} answers in TLS: it is an agent that wants TLS, so reach it \
+                         without insecure-plaintext, by its pinned certificate \
+                         (tcp://host:port#sha256:..., as the agent prints it)"
+                    ),
+                ));
+            }
+            let len = payload_len(header, max_frame_bytes)
+                .map_err(|e| failed(io::Error::new(io::ErrorKind::InvalidData, e)))?;
+            let mut reply = vec![0u8; len];
+            stream.read_exact(&mut reply).map_err(failed)?;
             let welcome = welcome_of(server, &reply)?;
             let client = FramedClient {
                 stream,
@@ -170,6 +192,11 @@ mod client {
         /// The stream, to set its timeouts or shut it down.
         pub fn stream(&self) -> &S {
             &self.stream
+        }
+
+        /// The stream, to write to it out of step (tests of hostile clients).
+        pub fn stream_mut(&mut self) -> &mut S {
+            &mut self.stream
         }
 
         /// Sends one request and reads its reply (see [`call_failure`]).

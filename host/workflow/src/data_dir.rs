@@ -203,6 +203,19 @@ mod imp {
             )?)
         }
 
+        /// Gives the file `from` the second name `to`, both in this
+        /// directory; fails (AlreadyExists) if `to` exists: publishes a
+        /// file whole, and only once.
+        pub fn link_new(&self, from: &str, to: &str) -> io::Result<()> {
+            Ok(rustix::fs::linkat(
+                self.fd.as_fd(),
+                plain(from)?,
+                self.fd.as_fd(),
+                plain(to)?,
+                AtFlags::empty(),
+            )?)
+        }
+
         /// Removes the file (or link) `name`.
         pub fn remove(&self, name: &str) -> io::Result<()> {
             Ok(rustix::fs::unlinkat(
@@ -315,6 +328,10 @@ mod imp {
 
         pub fn rename(&self, from: &str, to: &str) -> io::Result<()> {
             fs::rename(self.at(from)?, self.at(to)?)
+        }
+
+        pub fn link_new(&self, from: &str, to: &str) -> io::Result<()> {
+            fs::hard_link(self.at(from)?, self.at(to)?)
         }
 
         pub fn remove(&self, name: &str) -> io::Result<()> {

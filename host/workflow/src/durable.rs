@@ -97,6 +97,34 @@ pub fn write_private(path: &Path, bytes: &[u8]) -> io::Result<()> {
     dir.sync()
 }
 
+/// Writes `bytes` to `path` unless a file is there already, never through a
+/// link, mode 0600: the file appears whole (written and fsynced under a
+/// temporary name, then linked in place) or not at all. `false` when
+/// another writer was first; its file stays as it is.
+pub fn publish_private(path: &Path, bytes: &[u8]) -> io::Result<bool> {
+    let (dir, name) = open_parent(path)?;
+    let tmp = temporary_path(path);
+    let tmp = tmp
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or_default()
+        .to_string();
+    let published = (|| {
+        let mut file = dir.create_new(&tmp)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        match dir.link_new(&tmp, name) {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(false),
+            Err(e) => Err(e),
+        }
+    })();
+    let _ = dir.remove(&tmp);
+    let published = published?;
+    dir.sync()?;
+    Ok(published)
+}
+
 /// What every temporary file of [`write_atomic`] ends with.
 pub const TEMPORARY_MARK: &str = ".dsrestore-tmp";
 
