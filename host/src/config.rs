@@ -18,8 +18,15 @@ pub enum Allowlist {
 }
 
 impl Allowlist {
-    /// Whether `server` may be reached.
+    /// Whether `server` may be reached. A `tcp://` name's trust (`#...`)
+    /// does not change which server it is, and is not matched.
     pub fn allows(&self, server: &str) -> bool {
+        let server = match server.split_once('#') {
+            Some((name, _)) if server.starts_with(dsrestore_protocol::server_name::TCP_SCHEME) => {
+                name
+            }
+            _ => server,
+        };
         match self {
             Allowlist::Any => true,
             Allowlist::Only(patterns) => patterns.iter().any(|p| match p.strip_suffix('*') {
@@ -109,6 +116,9 @@ mod tests {
         assert!(!list.allows("local:/srv/ab"));
         assert!(list.allows("tcp://dc1:9000"));
         assert!(!list.allows("tcp://dc2:9000"));
+        let exact = Allowlist::Only(vec!["tcp://dc1:9000".into()]);
+        assert!(exact.allows("tcp://dc1:9000#sha256:00"));
+        assert!(!exact.allows("tcp://dc1:9001#tcp://dc1:9000"));
         assert!(Allowlist::Any.allows("anything"));
     }
 }

@@ -45,6 +45,7 @@ pub use dsrestore_protocol::codes;
 pub use dsrestore_target as target;
 pub use dsrestore_target::agent;
 pub use dsrestore_target::{InitOptions, Target};
+pub use dsrestore_tls::{Fingerprint, Trust};
 /// Backup sets on disk (`docs/backup-set.md`).
 pub use dsrestore_workflow::set as backup_set;
 pub use dsrestore_workflow::{

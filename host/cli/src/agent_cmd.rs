@@ -1,12 +1,14 @@
-//! `dsrestore agent`: serve a target over TCP; `dsrestore agent add-user`.
+//! `dsrestore agent`: serve a target over TLS; `dsrestore agent add-user`;
+//! `dsrestore agent fingerprint`.
 
 use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
-use dsrestore_host::agent::{Agent, AgentOptions, Users};
-use dsrestore_host::{codes, Error, Target};
+use dsrestore_host::agent::certificate::Origin;
+use dsrestore_host::agent::{Agent, AgentCertificate, AgentOptions, Security, Users};
+use dsrestore_host::{codes, Error, Target, Trust};
 use serde_json::json;
 
 use crate::args::{AgentArgs, AgentCommand, Global};
@@ -18,23 +20,29 @@ fn users_file(target: &Path, explicit: Option<PathBuf>) -> PathBuf {
 }
 
 pub fn run(args: AgentArgs, global: &Global, settings: &Settings) -> Result<ExitCode, Error> {
-    if let Some(AgentCommand::AddUser {
-        target,
-        name,
-        users,
-    }) = args.command
-    {
-        return add_user(&target, &name, users, global, settings);
+    match args.command {
+        Some(AgentCommand::AddUser {
+            target,
+            name,
+            users,
+        }) => return add_user(&target, &name, users, global, settings),
+        Some(AgentCommand::Fingerprint { server }) => {
+            return fingerprint(&server, global, settings)
+        }
+        None => {}
     }
     let dir = args
         .target
+        .clone()
         .expect("clap requires --target without a subcommand");
     let target = Target::open(&dir)?;
-    let users_path = users_file(target.layout().root(), args.users);
+    let users_path = users_file(target.layout().root(), args.users.clone());
     let users = Users::load(&users_path)?;
+    let (security, trust) = security(&args, global, &target)?;
     let agent = Agent::new(
         target.clone(),
         users,
+        security,
         AgentOptions {
             idle_timeout: Duration::from_secs(args.idle_timeout),
             auth_deadline: Duration::from_secs(args.auth_deadline),
@@ -54,19 +62,85 @@ pub fn run(args: AgentArgs, global: &Global, settings: &Settings) -> Result<Exit
         let local = listener
             .local_addr()
             .map_err(|e| Error::io("reading the listening address", e))?;
-        // The first line of stdout says where to connect (scripts read it).
+        // The first line of stdout says where to connect, as a server name
+        // that pins this agent's certificate (scripts read it).
+        let server = format!("tcp://{local}#{}", trust.fragment());
         if global.json {
             println!(
                 "{}",
-                json!({"listening": local.to_string(), "target": target.name()})
+                json!({"listening": local.to_string(), "server": server, "target": target.name()})
             );
         } else {
-            println!("listening on tcp://{local} for target {}", target.name());
+            println!("listening on {server} for target {}", target.name());
+        }
+        if trust == Trust::InsecurePlaintext {
+            eprintln!(
+                "warning: serving without TLS (--insecure-plaintext): passwords and the database \
+                 cross the network unencrypted{}",
+                if local.ip().is_loopback() {
+                    ""
+                } else {
+                    ", and this address is reachable from other machines"
+                }
+            );
         }
         let _ = std::io::stdout().flush();
         agent.serve(listener, shutdown_signal()).await
     })?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// How the agent protects its connections, and the trust a client needs for
+/// it (what the first line prints).
+fn security(
+    args: &AgentArgs,
+    global: &Global,
+    target: &Target,
+) -> Result<(Security, Trust), Error> {
+    if global.insecure_plaintext {
+        if args.cert.is_some() {
+            return Err(Error::new(
+                codes::ERROR_INVALID_PARAMETER,
+                "--insecure-plaintext and --cert contradict each other: choose one",
+            ));
+        }
+        return Ok((Security::InsecurePlaintext, Trust::InsecurePlaintext));
+    }
+    let certificate = match (&args.cert, &args.key) {
+        (Some(cert), Some(key)) => AgentCertificate::from_files(cert, key)?,
+        _ => AgentCertificate::load_or_create(&target.layout().state_dir(), target.name())?,
+    };
+    match certificate.origin() {
+        Origin::Created(path) => eprintln!(
+            "created the agent's certificate {} in {}: clients pin it",
+            certificate.fingerprint(),
+            path.display()
+        ),
+        origin => {
+            tracing::info!(?origin, fingerprint = %certificate.fingerprint(), "the agent's certificate")
+        }
+    }
+    Ok((
+        Security::Tls(certificate.server_config()?),
+        Trust::Pinned(certificate.fingerprint()),
+    ))
+}
+
+/// `dsrestore agent fingerprint tcp://host:port`.
+fn fingerprint(server: &str, global: &Global, settings: &Settings) -> Result<ExitCode, Error> {
+    let server = settings.server(global, server)?;
+    let address = server
+        .split('#')
+        .next()
+        .unwrap_or(&server)
+        .trim_end_matches('/');
+    let fingerprint = settings.tcp(global)?.fingerprint(address)?;
+    let pinned = format!("{address}#{fingerprint}");
+    Ok(succeed(
+        global.json,
+        json!({"server": pinned, "fingerprint": fingerprint.to_string()}),
+        || pinned.clone(),
+    ))
 }
 
 /// Completes on SIGINT or SIGTERM.

@@ -11,7 +11,7 @@ use clap::{Args, Parser, Subcommand};
     name = "dsrestore",
     version,
     about = "Directory-services backup and restore client (ntdsbcli DsBackup*/DsRestore*) in a WebAssembly sandbox",
-    after_help = "Servers are local:<dir> (an embedded target in this process) or tcp://host:port (a dsrestore agent),\nor a name from the [servers] table of dsrestore.toml.\n\nExit codes: 0 ok, 1 other failure, 2 invalid input, 3 refused by the target,\n4 transport failure, 5 integrity failure (a damaged or incomplete backup set)."
+    after_help = "Servers are local:<dir> (an embedded target in this process) or tcp://host:port (a dsrestore agent),\nor a name from the [servers] table of dsrestore.toml. An agent is reached over TLS and authenticated\nbefore anything is sent: by the pin in its name (tcp://host:port#sha256:<hex>, as the agent prints it),\n--pin, or --ca-file.\n\nExit codes: 0 ok, 1 other failure, 2 invalid input, 3 refused by the target,\n4 transport failure, 5 integrity failure (a damaged or incomplete backup set)."
 )]
 pub struct Cli {
     #[command(flatten)]
@@ -35,6 +35,23 @@ pub struct Global {
     /// The environment variable holding the password.
     #[arg(long, global = true, value_name = "VAR")]
     pub password_env: Option<String>,
+    /// Trust an agent whose certificate has this fingerprint (for servers
+    /// whose name carries no #sha256:... of its own).
+    #[arg(long, global = true, value_name = "sha256:HEX", conflicts_with_all = ["ca_file", "insecure_plaintext"])]
+    pub pin: Option<String>,
+    /// Trust an agent whose certificate this CA issued for the host dialled.
+    #[arg(
+        long,
+        global = true,
+        value_name = "PEM-FILE",
+        conflicts_with = "insecure_plaintext"
+    )]
+    pub ca_file: Option<PathBuf>,
+    /// No TLS: the password and the database cross the network in the clear.
+    /// For `agent`, serve so; for clients, reach agents so (only an agent
+    /// started with it, on a network you trust).
+    #[arg(long, global = true)]
+    pub insecure_plaintext: bool,
 }
 
 #[derive(Subcommand)]
@@ -153,10 +170,27 @@ pub struct AgentArgs {
     /// Open connections from one address at most; more are closed at once.
     #[arg(long, default_value_t = 16, value_name = "N")]
     pub max_connections_per_address: usize,
+    /// The agent's certificate chain (PEM), issued by your CA; with --key.
+    /// Default: a self-signed certificate the agent creates on first start
+    /// in <target>/state/agent-tls.pem and keeps.
+    #[arg(long, value_name = "PEM-FILE", requires = "key")]
+    pub cert: Option<PathBuf>,
+    /// The private key (PEM) of --cert.
+    #[arg(long, value_name = "PEM-FILE", requires = "cert")]
+    pub key: Option<PathBuf>,
 }
 
 #[derive(Subcommand)]
 pub enum AgentCommand {
+    /// Print the fingerprint of the certificate an agent presents, as a
+    /// server name to pin it by (tcp://host:port#sha256:<hex>), the way
+    /// ssh-keyscan reads host keys. Sends nothing but the TLS handshake;
+    /// check the fingerprint against the agent's own first line.
+    Fingerprint {
+        /// The agent: tcp://host:port.
+        #[arg(value_name = "tcp://HOST:PORT")]
+        server: String,
+    },
     /// Add (or replace) a user the agent accepts; the password is read from
     /// --password-env's variable, or from stdin's first line.
     AddUser {

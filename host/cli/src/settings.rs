@@ -4,8 +4,11 @@
 //! allowlist = ["local:/srv/*", "tcp://10.0.0.5:*"]   # default: any server
 //!
 //! [servers]                      # names usable wherever a server is expected
-//! dc1 = "tcp://10.0.0.5:8389"
+//! dc1 = "tcp://10.0.0.5:8389#sha256:9f86d0...0f00a08"   # the agent's pinned certificate
 //! lab = "local:/srv/lab"
+//!
+//! [tls]                          # for agents whose name pins no certificate
+//! ca-file = "/etc/dsrestore/ca.pem"
 //!
 //! [credentials]                  # who to authenticate as to agents
 //! user = 'CORP\backup'
@@ -21,7 +24,11 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use dsrestore_host::{codes, Allowlist, Config, Error, Identity, Limits};
+use std::sync::Arc;
+
+use dsrestore_host::{
+    codes, Allowlist, Config, Error, Identity, Limits, StandardTransport, TcpTransport, Trust,
+};
 use serde::Deserialize;
 
 use crate::args::Global;
@@ -39,6 +46,14 @@ pub struct Settings {
     credentials: Credentials,
     #[serde(default)]
     limits: LimitSettings,
+    #[serde(default)]
+    tls: TlsSettings,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct TlsSettings {
+    ca_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -82,19 +97,56 @@ impl Settings {
             .map_err(|e| invalid(format!("configuration {}: {}", path.display(), e.message())))
     }
 
-    /// A server argument, with names from `[servers]` replaced.
-    pub fn server(&self, name: &str) -> String {
-        self.servers
+    /// A server argument, with names from `[servers]` replaced. Warns on
+    /// stderr when it would be reached in plaintext off this machine.
+    pub fn server(&self, global: &Global, name: &str) -> Result<String, Error> {
+        let server = self
+            .servers
             .get(name)
             .cloned()
-            .unwrap_or_else(|| name.to_string())
+            .unwrap_or_else(|| name.to_string());
+        if self.tcp(global)?.is_plaintext_off_loopback(&server) {
+            eprintln!(
+                "warning: {server} is reached without TLS: the password and every byte of the \
+                 database cross the network unencrypted"
+            );
+        }
+        Ok(server)
+    }
+
+    /// How agents whose name pins no certificate are authenticated: the
+    /// flags, then the file's `[tls]`.
+    pub fn trust(&self, global: &Global) -> Result<Option<Trust>, Error> {
+        if global.insecure_plaintext {
+            return Ok(Some(Trust::InsecurePlaintext));
+        }
+        if let Some(pin) = &global.pin {
+            return Ok(Some(Trust::Pinned(pin.parse()?)));
+        }
+        Ok(global
+            .ca_file
+            .clone()
+            .or_else(|| self.tls.ca_file.clone())
+            .map(Trust::CaFile))
+    }
+
+    /// The TCP transport, with the trust of [`Settings::trust`].
+    pub fn tcp(&self, global: &Global) -> Result<TcpTransport, Error> {
+        Ok(TcpTransport {
+            trust: self.trust(global)?,
+            ..TcpTransport::default()
+        })
     }
 
     /// The runtime configuration.
-    pub fn config(&self) -> Config {
+    pub fn config(&self, global: &Global) -> Result<Config, Error> {
         let defaults = Limits::default();
         let l = &self.limits;
-        Config {
+        Ok(Config {
+            transport: Arc::new(StandardTransport {
+                tcp: self.tcp(global)?,
+                ..StandardTransport::default()
+            }),
             allowlist: self
                 .allowlist
                 .clone()
@@ -112,7 +164,7 @@ impl Settings {
                 ..defaults
             },
             ..Config::default()
-        }
+        })
     }
 
     /// The variable holding the password: the flag, the file, or the default.

@@ -8,3 +8,4 @@ mod cli;
 mod crash;
 mod links;
 mod races;
+mod trust;

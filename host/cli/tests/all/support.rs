@@ -66,6 +66,11 @@ impl AgentProcess {
 
     /// Starts an agent with extra environment variables.
     pub fn start_with_env(target: &Path, env: &[(&str, &str)]) -> AgentProcess {
+        AgentProcess::start_with(target, env, &[])
+    }
+
+    /// Starts an agent with extra environment variables and arguments.
+    pub fn start_with(target: &Path, env: &[(&str, &str)], args: &[&str]) -> AgentProcess {
         let mut child = dsrestore()
             .envs(env.iter().copied())
             .args([
@@ -75,6 +80,7 @@ impl AgentProcess {
                 "--listen",
                 "127.0.0.1:0",
             ])
+            .args(args)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()

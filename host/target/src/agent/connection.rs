@@ -1,5 +1,6 @@
-//! One client connection of the agent: authenticate, then request -> reply
-//! until the client leaves, goes idle, breaks a rule, or the agent stops.
+//! One client connection of the agent: the TLS handshake, authenticate, then
+//! request -> reply until the client leaves, goes idle, breaks a rule, or the
+//! agent stops.
 
 use std::io;
 use std::net::SocketAddr;
@@ -8,7 +9,7 @@ use std::time::Duration;
 
 use dsrestore_protocol::framing::{frame_header, payload_len, FRAME_HEADER_LEN};
 use dsrestore_protocol::{codes, handshake, Error};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 
@@ -16,6 +17,10 @@ use super::limits::Slot;
 use super::throttle::Locked;
 use super::Shared;
 use crate::audit::AuditEvent;
+
+/// A connection's byte stream: TLS, or the TCP stream itself.
+trait Stream: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<S: AsyncRead + AsyncWrite + Unpin + Send> Stream for S {}
 
 /// Why a connection stopped reading.
 enum Stop {
@@ -27,7 +32,7 @@ enum Stop {
 
 /// Reads one frame of at most `limit` bytes, waiting at most `wait`.
 async fn read_frame(
-    stream: &mut TcpStream,
+    stream: &mut dyn Stream,
     limit: u32,
     wait: Duration,
     stopped: &mut watch::Receiver<bool>,
@@ -54,7 +59,7 @@ async fn read_frame(
 
 /// Writes one frame, or gives up after `wait` (a client that stopped
 /// reading).
-async fn write_frame(stream: &mut TcpStream, message: &[u8], wait: Duration) -> io::Result<()> {
+async fn write_frame(stream: &mut dyn Stream, message: &[u8], wait: Duration) -> io::Result<()> {
     let header = frame_header(message.len())
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "reply over 4 GiB"))?;
     let write = async {
@@ -165,21 +170,55 @@ async fn authenticate(shared: &Arc<Shared>, first: Vec<u8>, peer: SocketAddr) ->
     }
 }
 
+/// The TLS handshake, if the agent speaks TLS. A client that does not (a
+/// plaintext client, a scanner) is closed with nothing served.
+async fn secure(shared: &Shared, tcp: TcpStream, peer: SocketAddr) -> Option<Box<dyn Stream>> {
+    let Some(acceptor) = &shared.tls else {
+        return Some(Box::new(tcp));
+    };
+    match acceptor.accept(tcp).await {
+        Ok(tls) => Some(Box::new(tls)),
+        Err(e) => {
+            tracing::info!(%peer, "TLS handshake failed: {e}");
+            let error = Error::new(
+                codes::SEC_E_ILLEGAL_MESSAGE,
+                format!("TLS handshake failed: {e}"),
+            );
+            let event = AuditEvent::new("tls-handshake", &peer.ip().to_string(), None, Err(&error));
+            shared.target.audit().record(&event, false);
+            None
+        }
+    }
+}
+
 pub(super) async fn serve(
     shared: Arc<Shared>,
-    mut stream: TcpStream,
+    tcp: TcpStream,
     peer: SocketAddr,
     mut stopped: watch::Receiver<bool>,
     _slot: Slot,
 ) {
-    let _ = stream.set_nodelay(true);
+    let _ = tcp.set_nodelay(true);
     let options = &shared.options;
-    // Before authentication: a small first frame, and one deadline for
-    // reading it, waiting for a verification and verifying.
+    // Before authentication: the handshake, a small first frame, and one
+    // deadline for both, waiting for a verification and verifying.
     let deadline = tokio::time::Instant::now() + options.auth_deadline;
+    let mut stream: Box<dyn Stream> = match tokio::time::timeout_at(
+        deadline,
+        secure(&shared, tcp, peer),
+    )
+    .await
+    {
+        Ok(Some(stream)) => stream,
+        Ok(None) => return,
+        Err(_) => {
+            tracing::info!(%peer, "connection closed: no TLS handshake within {:?}", options.auth_deadline);
+            return;
+        }
+    };
     let before = tokio::time::timeout_at(deadline, async {
         let first = read_frame(
-            &mut stream,
+            &mut *stream,
             options.max_first_frame_bytes,
             options.auth_deadline,
             &mut stopped,
@@ -206,7 +245,7 @@ pub(super) async fn serve(
             audit(who.as_deref(), Err(&error));
             tokio::time::sleep(delay).await;
             let reply = handshake::refusal(error);
-            let _ = write_frame(&mut stream, &reply, options.write_deadline).await;
+            let _ = write_frame(&mut *stream, &reply, options.write_deadline).await;
             return;
         }
         Ok(None) | Err(_) => {
@@ -215,7 +254,7 @@ pub(super) async fn serve(
         }
     };
     let accepted = handshake::welcome(shared.target.name());
-    if write_frame(&mut stream, &accepted, options.write_deadline)
+    if write_frame(&mut *stream, &accepted, options.write_deadline)
         .await
         .is_err()
     {
@@ -225,7 +264,7 @@ pub(super) async fn serve(
     let mut server = Some(shared.target.connect(&format!("{who}@{peer}")));
     let why = loop {
         let request = match read_frame(
-            &mut stream,
+            &mut *stream,
             options.max_frame_bytes,
             options.idle_timeout,
             &mut stopped,
@@ -250,7 +289,7 @@ pub(super) async fn serve(
             Err(e) => break format!("handling a request failed: {e}"),
         };
         server = Some(conn);
-        if let Err(e) = write_frame(&mut stream, &reply, options.write_deadline).await {
+        if let Err(e) = write_frame(&mut *stream, &reply, options.write_deadline).await {
             break format!("writing a reply failed: {e}");
         }
     };

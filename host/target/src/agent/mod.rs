@@ -1,6 +1,9 @@
 //! The restore agent: serves one target to dsrestore clients over TCP.
 //!
-//! Each connection starts with the authentication frame (the identity from
+//! Each connection is TLS 1.3 ([`Security::Tls`]; the agent's certificate is
+//! what clients pin), unless the agent was started with plaintext on
+//! purpose ([`Security::InsecurePlaintext`]). Inside it, each connection
+//! starts with the authentication frame (the identity from
 //! set-auth-identity), checked against the agent's [`Users`]; nothing else is
 //! served before it succeeds. A wrong name or password gets
 //! ERROR_ACCESS_DENIED after a delay, and the connection is closed. After that,
@@ -11,6 +14,7 @@
 //! connections time out, and [`Agent::serve`] returns when its shutdown future
 //! completes, after ending every connection's session.
 
+pub mod certificate;
 mod connection;
 mod limits;
 pub mod throttle;
@@ -28,9 +32,30 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use crate::Target;
+pub use certificate::AgentCertificate;
 use dsrestore_protocol::Error;
 pub use throttle::ThrottleOptions;
 pub use users::Users;
+
+/// How an agent's connections are protected.
+#[derive(Clone)]
+pub enum Security {
+    /// TLS 1.3 with this configuration (see
+    /// [`AgentCertificate::server_config`]).
+    Tls(Arc<dsrestore_tls::rustls::ServerConfig>),
+    /// No TLS: every identity, password and database byte crosses the
+    /// network in the clear. Only when the user asks for it by name.
+    InsecurePlaintext,
+}
+
+impl std::fmt::Debug for Security {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Security::Tls(_) => "Tls",
+            Security::InsecurePlaintext => "InsecurePlaintext",
+        })
+    }
+}
 
 /// How an agent treats its connections.
 #[derive(Debug, Clone)]
@@ -89,6 +114,7 @@ pub struct Agent {
 
 struct Shared {
     target: Arc<Target>,
+    tls: Option<tokio_rustls::TlsAcceptor>,
     users: Users,
     options: AgentOptions,
     throttle: throttle::Throttle,
@@ -102,9 +128,15 @@ struct Shared {
 }
 
 impl Agent {
-    /// An agent serving `target` to `users`. Refuses to exist without users:
-    /// it would serve nobody.
-    pub fn new(target: Arc<Target>, users: Users, options: AgentOptions) -> Result<Agent, Error> {
+    /// An agent serving `target` to `users` over connections protected as
+    /// `security` says. Refuses to exist without users: it would serve
+    /// nobody.
+    pub fn new(
+        target: Arc<Target>,
+        users: Users,
+        security: Security,
+        options: AgentOptions,
+    ) -> Result<Agent, Error> {
         if users.is_empty() {
             return Err(Error::new(
                 codes::ERROR_ACCESS_DENIED,
@@ -117,6 +149,10 @@ impl Agent {
         Ok(Agent {
             shared: Arc::new(Shared {
                 target,
+                tls: match security {
+                    Security::Tls(config) => Some(tokio_rustls::TlsAcceptor::from(config)),
+                    Security::InsecurePlaintext => None,
+                },
                 users,
                 throttle: throttle::Throttle::new(options.throttle.clone()),
                 verifications: tokio::sync::Semaphore::new(options.max_verifications.max(1)),
