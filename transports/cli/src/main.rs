@@ -4,8 +4,15 @@
 //!
 //! ```text
 //! wasmtime run -S inherit-network=y --env DSRESTORE_PASSWORD=... --dir <set>::<set> \
-//!     dsrestore-cli.wasm restore --from <set> --server tcp://127.0.0.1:<port> --user 'CORP\backup'
+//!     dsrestore-cli.wasm restore --from <set> --server tcp://127.0.0.1:<port>#sha256:<hex> \
+//!     --user 'CORP\backup'
 //! ```
+//!
+//! The agent is reached over TLS 1.3 and authenticated by the pin in the
+//! server's name (as the agent prints it), `--pin` or `--ca-file` (which
+//! must be mapped with `--dir`) before anything is sent; `--pin`,
+//! `--ca-file` and `--insecure-plaintext` ride to the transport in the
+//! server's name (`#...`).
 //!
 //! The files travel to the agent with put-file/put-data/put-file-end, so only
 //! the backup set's directory is needed. Same arguments and exit codes as the
@@ -30,7 +37,8 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use dsrestore::backup::restore_client as rc;
 use dsrestore::backup::types::AuthIdentity;
-use dsrestore_protocol::{codes, Error};
+use dsrestore_protocol::{codes, Error, ServerName};
+use dsrestore_tls::Trust;
 use dsrestore_workflow::set::BackupSet;
 
 use client::{error, Guest};
@@ -44,8 +52,64 @@ struct Cli {
     /// Authenticate as DOMAIN\user; the password comes from $DSRESTORE_PASSWORD.
     #[arg(long, global = true)]
     user: Option<String>,
+    /// Trust an agent whose certificate has this fingerprint (for servers
+    /// whose name carries no #sha256:... of its own).
+    #[arg(long, global = true, value_name = "sha256:HEX", conflicts_with_all = ["ca_file", "insecure_plaintext"])]
+    pin: Option<String>,
+    /// Trust an agent whose certificate this CA issued (map the file with --dir).
+    #[arg(
+        long,
+        global = true,
+        value_name = "PEM-FILE",
+        conflicts_with = "insecure_plaintext"
+    )]
+    ca_file: Option<String>,
+    /// Reach agents without TLS: the password and the database cross the
+    /// network in the clear. Only for an agent started with it.
+    #[arg(long, global = true)]
+    insecure_plaintext: bool,
     #[command(subcommand)]
     command: Command,
+}
+
+impl Cli {
+    /// The trust the flags give, if any.
+    fn trust(&self) -> Result<Option<Trust>, Error> {
+        Ok(if self.insecure_plaintext {
+            Some(Trust::InsecurePlaintext)
+        } else if let Some(pin) = &self.pin {
+            Some(Trust::Pinned(pin.parse()?))
+        } else {
+            self.ca_file.as_ref().map(|f| Trust::CaFile(f.into()))
+        })
+    }
+}
+
+/// `server` with the flags' trust, when it is an agent's name that carries
+/// none of its own; warns when it would be reached in plaintext off this
+/// machine.
+fn with_trust(server: String, trust: Option<&Trust>) -> Result<String, Error> {
+    let ServerName::Tcp {
+        address,
+        trust: own,
+    } = ServerName::parse(&server)
+    else {
+        return Ok(server);
+    };
+    let plaintext = match own {
+        Some(own) => Trust::parse(own)? == Trust::InsecurePlaintext,
+        None => trust == Some(&Trust::InsecurePlaintext),
+    };
+    if plaintext && !dsrestore_tls::is_loopback(address) {
+        eprintln!(
+            "warning: {server} is reached without TLS: the password and every byte of the \
+             database cross the network unencrypted"
+        );
+    }
+    Ok(match (own, trust) {
+        (None, Some(trust)) => format!("{server}#{}", trust.fragment()),
+        _ => server,
+    })
 }
 
 #[derive(Subcommand)]
@@ -81,7 +145,9 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let result = identity(cli.user.as_deref()).and_then(|()| run(cli.command));
+    let result = identity(cli.user.as_deref())
+        .and_then(|()| cli.trust())
+        .and_then(|trust| run(cli.command, trust.as_ref()));
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -107,9 +173,10 @@ fn mapped(e: Error, dir: &str) -> Error {
     )
 }
 
-fn run(command: Command) -> Result<(), Error> {
+fn run(command: Command, trust: Option<&Trust>) -> Result<(), Error> {
     match command {
         Command::Backup { server, out, force } => {
+            let server = with_trust(server, trust)?;
             if force {
                 dsrestore_workflow::set::remove_incomplete(Path::new(&out))
                     .map_err(|e| mapped(e, &out))?;
@@ -126,6 +193,7 @@ fn run(command: Command) -> Result<(), Error> {
             server,
             to_other_server,
         } => {
+            let server = with_trust(server, trust)?;
             let options =
                 dsrestore_workflow::RestoreOptions::default().to_other_server(to_other_server);
             let report = dsrestore_workflow::restore(
@@ -152,6 +220,7 @@ fn run(command: Command) -> Result<(), Error> {
             );
         }
         Command::IsOnline { server } => {
+            let server = with_trust(server, trust)?;
             let online = rc::is_ntds_online(&server).map_err(error)?;
             println!("{}", if online { "online" } else { "offline" });
         }

@@ -1,7 +1,11 @@
 //! `binding-transport` over TCP (wasi:sockets, through Rust's std::net on
-//! wasm32-wasip2): reaches `tcp://host:port` agents with the agent's framing
-//! and authentication (docs/protocol.md). Composed in front of the guest, it
-//! lets the stock `wasmtime` CLI run dsrestore (`-S inherit-network=y`).
+//! wasm32-wasip2) and TLS 1.3 (rustls with a pure-Rust provider): reaches
+//! `tcp://host:port#<trust>` agents with the agent's framing and
+//! authentication (docs/protocol.md). The agent is authenticated by the
+//! trust in the server's name (`#sha256:<hex>`, `#ca-file=<path>` or
+//! `#insecure-plaintext`) before the identity is sent; a name without one is
+//! refused. Composed in front of the guest, it lets the stock `wasmtime` CLI
+//! run dsrestore (`-S inherit-network=y`).
 #![cfg_attr(not(target_family = "wasm"), allow(dead_code))]
 
 wit_bindgen::generate!({
@@ -17,10 +21,12 @@ wit_bindgen::generate!({
 
 use std::cell::RefCell;
 use std::net::{Shutdown, TcpStream};
+use std::sync::Arc;
 
 use dsrestore_protocol::framing::MAX_FRAME_BYTES;
 use dsrestore_protocol::handshake::{Credentials, FramedClient};
 use dsrestore_protocol::{codes, ServerName};
+use dsrestore_tls::{AgentStream, Trust};
 use exports::dsrestore::backup::binding_transport::{Binding, Guest, GuestBinding};
 use exports::dsrestore::backup::types::{AuthIdentity, Error};
 
@@ -28,7 +34,7 @@ struct Transport;
 
 /// One authenticated connection to an agent.
 struct Connection {
-    client: RefCell<FramedClient<TcpStream>>,
+    client: RefCell<FramedClient<AgentStream>>,
 }
 
 fn wit(e: dsrestore_protocol::Error) -> Error {
@@ -48,14 +54,25 @@ impl GuestBinding for Connection {
             code: codes::HR_COULD_NOT_CONNECT,
             message: format!("{server}: {why}"),
         };
-        let ServerName::Tcp { address } = ServerName::parse(&server) else {
+        let ServerName::Tcp { address, .. } = ServerName::parse(&server) else {
             return Err(could_not_connect(
                 "this transport reaches only tcp://host:port agents".into(),
             ));
         };
-        let stream = TcpStream::connect(address)
+        let Some(trust) = Trust::of_server(&server).map_err(wit)? else {
+            return Err(Error {
+                code: codes::SEC_E_UNTRUSTED_ROOT,
+                message: format!(
+                    "{server}: no way to authenticate this agent is set, so nothing was sent: \
+                     give --pin sha256:<fingerprint> (the agent prints it at start) or --ca-file"
+                ),
+            });
+        };
+        let tcp = TcpStream::connect(address)
             .map_err(|e| could_not_connect(format!("could not connect: {e}")))?;
-        let _ = stream.set_nodelay(true);
+        let _ = tcp.set_nodelay(true);
+        let provider = Arc::new(rustls_rustcrypto::provider());
+        let stream = dsrestore_tls::connect(tcp, &server, &trust, provider).map_err(wit)?;
         let credentials = identity.map(|id| Credentials {
             user: id.user,
             domain: id.domain,
@@ -75,7 +92,12 @@ impl GuestBinding for Connection {
 
 impl Drop for Connection {
     fn drop(&mut self) {
-        let _ = self.client.get_mut().stream().shutdown(Shutdown::Both);
+        let _ = self
+            .client
+            .get_mut()
+            .stream()
+            .tcp()
+            .shutdown(Shutdown::Both);
     }
 }
 
