@@ -4,7 +4,8 @@ legitimate client's latency while N clients connect at once.
 
 Starts `dsrestore agent` on a fresh sample target, then for each N:
 - "silent": N connections that never send a byte;
-- "guessing": N connections that each send a wrong password for a user
+- "guessing": N connections that each complete the TLS handshake (an
+  attacker needs no trust for that) and send a wrong password for a user
   name of their own, all at once (every one of them needs an argon2
   verification unless refused first).
 The attackers come from 127.0.0.2, the legitimate client from 127.0.0.1.
@@ -19,6 +20,7 @@ Stdlib only; Linux (/proc) only.
 import argparse
 import os
 import socket
+import ssl
 import struct
 import subprocess
 import sys
@@ -49,6 +51,10 @@ def rss(pid, field):
 
 
 def attack(port, n, guessing, results):
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+
     def one(i):
         s = socket.socket()
         s.settimeout(60)
@@ -56,6 +62,7 @@ def attack(port, n, guessing, results):
             s.bind(("127.0.0.2", 0))
             s.connect(("127.0.0.1", port))
             if guessing:
+                s = context.wrap_socket(s)
                 s.sendall(auth_frame(f"guess{i}", "CORP", "wrong"))
             data = s.recv(4096)
             results.append("answered" if data else "closed")
@@ -89,13 +96,14 @@ def main():
                 agent = subprocess.Popen([exe, "agent", "--target", target, "--listen", "127.0.0.1:0",
                                           *args.agent_flags], stdout=subprocess.PIPE, env=env, text=True)
                 line = agent.stdout.readline()
-                port = int(line.split("tcp://127.0.0.1:")[1].split()[0].rstrip(")").split("#")[0])
+                server = next(w for w in line.split() if w.startswith("tcp://"))
+                port = int(server.split("#")[0].rsplit(":", 1)[1])
                 before = rss(agent.pid, "VmRSS")
                 results = []
                 threads = attack(port, n, guessing, results)
                 time.sleep(0.5)
                 started = time.monotonic()
-                legit = subprocess.run([exe, "is-online", "--server", f"tcp://127.0.0.1:{port}",
+                legit = subprocess.run([exe, "is-online", "--server", server,
                                         "--user", "CORP\\backup", "--password-env", "DSRESTORE_PASSWORD"],
                                        env=env, capture_output=True, text=True)
                 legit_s = time.monotonic() - started

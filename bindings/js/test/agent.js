@@ -8,12 +8,15 @@ import { createInterface } from 'node:readline';
 
 export const bin = process.env.DSRESTORE_BIN ?? new URL('../../../target/debug/dsrestore', import.meta.url).pathname;
 
-/** Starts an agent on a new target (offline unless `online`); resolves to { agent, server, target }. */
-export async function startAgent({ online = false } = {}) {
-  const target = join(mkdtempSync(join(tmpdir(), 'dsrestore-js-')), 'dc1');
+/**
+ * Starts an agent on a new target (offline unless `online`); resolves to
+ * { agent, server, target }, `server` as the agent printed it (its pin included).
+ */
+export async function startAgent({ online = false, name = 'dc1', extra = [] } = {}) {
+  const target = join(mkdtempSync(join(tmpdir(), 'dsrestore-js-')), name);
   execFileSync(bin, ['target', 'init', target, '--database-mib', '1', '--logs', '2', ...(online ? ['--online'] : [])]);
   execFileSync(bin, ['agent', 'add-user', '--target', target, 'CORP\\backup'], { env: { ...process.env, DSRESTORE_PASSWORD: 'pw' } });
-  const agent = spawn(bin, ['agent', '--target', target, '--listen', '127.0.0.1:0'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const agent = spawn(bin, ['agent', '--target', target, '--listen', '127.0.0.1:0', ...extra], { stdio: ['ignore', 'pipe', 'ignore'] });
   const line = await new Promise((resolve) => createInterface({ input: agent.stdout }).once('line', resolve));
   return { agent, server: line.split(/\s+/).find((w) => w.startsWith('tcp://')), target };
 }

@@ -10,17 +10,17 @@ ROOT = Path(__file__).resolve().parents[3]
 DSRESTORE = Path(os.environ.get("DSRESTORE_BIN", ROOT / "target" / "debug" / "dsrestore"))
 
 
-def _start_agent(tmp_path: Path, online: bool):
+def _start_agent(tmp_path: Path, online: bool, name: str = "dc1", extra=()):
     if not DSRESTORE.exists():
         pytest.skip(f"{DSRESTORE} is not built (cargo build -p dsrestore-host)")
-    target = tmp_path / "dc1"
+    target = tmp_path / name
     env = dict(os.environ, DSRESTORE_PASSWORD="pw")
     init = [DSRESTORE, "target", "init", target, "--database-mib", "1", "--logs", "2"]
     subprocess.run(init + (["--online"] if online else []), check=True, capture_output=True)
     subprocess.run([DSRESTORE, "agent", "add-user", "--target", target, "CORP\\backup"],
                    check=True, capture_output=True, env=env)
-    proc = subprocess.Popen([DSRESTORE, "agent", "--target", target, "--listen", "127.0.0.1:0"],
-                            stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen([DSRESTORE, "agent", "--target", target, "--listen", "127.0.0.1:0", *extra],
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     line = proc.stdout.readline()
     server = next(w for w in line.split() if w.startswith("tcp://"))
     return proc, server, target
@@ -33,7 +33,8 @@ def _stop(proc) -> None:
 
 @pytest.fixture
 def agent(tmp_path):
-    """An agent serving an offline target (restore mode); yields its tcp:// name."""
+    """An agent serving an offline target (restore mode); yields its tcp://
+    name as it printed it, the pin of its certificate included."""
     proc, server, _ = _start_agent(tmp_path, online=False)
     yield server
     _stop(proc)
