@@ -289,3 +289,50 @@ fn a_certificate_from_the_users_ca_is_trusted_with_the_ca_file_and_another_ca_is
         "{err}"
     );
 }
+
+#[test]
+fn the_rust_api_sends_no_password_to_a_rogue_listener_or_an_impostor() {
+    use dsrestore_host::{codes, Config, Identity, Runtime};
+    let runtime = Runtime::new(Config::default()).unwrap();
+    runtime.set_auth_identity(Some(Identity {
+        user: "backup".into(),
+        domain: "CORP".into(),
+        password: PASSWORD.into(),
+    }));
+    let pin = dsrestore_tls::Fingerprint::of(b"the agent");
+    for (kind, code) in [
+        (Rogue::Plain, codes::SEC_E_ILLEGAL_MESSAGE),
+        (Rogue::Impostor, codes::SEC_E_UNTRUSTED_ROOT),
+    ] {
+        let (address, rogue) = rogue(kind);
+        let e = runtime
+            .is_ntds_online(&format!("tcp://{address}#{pin}"))
+            .expect_err("refused");
+        assert_eq!(e.code, code, "{e}");
+        let received = rogue.join().unwrap();
+        assert!(
+            !contains(&received, PASSWORD),
+            "the password reached the rogue"
+        );
+        assert!(!contains(&received, "backup"), "the user reached the rogue");
+    }
+}
+
+#[test]
+fn plaintext_off_loopback_is_warned_about() {
+    // 0.0.0.0 is not loopback by name; nothing listens on port 1, so the
+    // connection is refused at once, after the warning.
+    let (code, _, err) = run_as(
+        PASSWORD,
+        &[
+            "is-online",
+            "--server",
+            "tcp://0.0.0.0:1#insecure-plaintext",
+        ],
+    );
+    assert_eq!(code, 4, "{err}");
+    assert!(
+        err.contains("warning: tcp://0.0.0.0:1#insecure-plaintext is reached without TLS"),
+        "{err}"
+    );
+}
