@@ -34,6 +34,26 @@ impl Drop for Running {
     }
 }
 
+/// Waits (up to 5 s) for the audit log to hold an event `event` refused
+/// with `code`: the agent records a closed connection after closing it.
+fn audited(agent: &Running, event: &str, code: u32) {
+    let waited = Instant::now();
+    loop {
+        let audit = agent.target.status().audit;
+        if audit
+            .iter()
+            .any(|e| e.event == event && !e.ok && e.code == Some(code))
+        {
+            return;
+        }
+        assert!(
+            waited.elapsed() < Duration::from_secs(5),
+            "no {event} refused with {code:#x} in {audit:?}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 fn start(options: AgentOptions) -> Running {
     start_with(options, InitOptions::default(), 0)
 }
@@ -146,6 +166,7 @@ fn frame_over_the_cap_closes_the_connection() {
     stream.write_all(&(64u32 << 20).to_be_bytes()).unwrap();
     stream.flush().unwrap();
     time_to_close_tls(stream);
+    audited(&agent, "connection-closed", codes::RPC_X_BAD_STUB_DATA);
 }
 
 #[test]
@@ -157,6 +178,7 @@ fn a_first_frame_over_its_small_cap_closes_the_connection() {
     stream.write_all(&(8u32 << 10).to_be_bytes()).unwrap();
     stream.flush().unwrap();
     time_to_close_tls(&mut stream);
+    audited(&agent, "authenticate", codes::RPC_X_BAD_STUB_DATA);
 }
 
 #[test]
@@ -286,6 +308,26 @@ fn a_silent_or_slow_connection_is_closed_by_the_authentication_deadline() {
     });
     assert!(time_to_close(&mut slow) < Duration::from_secs(3));
     dripping.join().unwrap();
+    // Both are in the audit log: closed in the handshake by the deadline.
+    let waited = Instant::now();
+    let timeouts = || {
+        agent
+            .target
+            .status()
+            .audit
+            .iter()
+            .filter(|e| e.event == "tls-handshake" && e.code == Some(codes::ERROR_TIMEOUT))
+            .count()
+    };
+    while timeouts() < 2 && waited.elapsed() < Duration::from_secs(5) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(timeouts(), 2);
+    // One that completes the handshake and then says nothing is audited
+    // as an authentication that timed out.
+    let mut quiet = connect(agent.address, agent.pin).unwrap();
+    assert!(time_to_close_tls(&mut quiet) < Duration::from_secs(3));
+    audited(&agent, "authenticate", codes::ERROR_TIMEOUT);
 }
 
 #[test]
@@ -494,6 +536,7 @@ fn connections_over_the_per_address_cap_are_closed_at_once() {
     let mut third = TcpStream::connect(agent.address).unwrap();
     // Closed at once, not after the 10 s authentication deadline.
     assert!(time_to_close(&mut third) < Duration::from_secs(5));
+    audited(&agent, "connection-refused", codes::RPC_S_OUT_OF_RESOURCES);
     drop((_first, _second));
     // Places come back: an authenticated client is served.
     std::thread::sleep(Duration::from_millis(200));
@@ -594,4 +637,5 @@ fn a_client_that_stops_reading_its_replies_is_closed_by_the_write_deadline() {
         received < 64 << 20,
         "{received} bytes: all replies were written"
     );
+    audited(&agent, "connection-closed", codes::ERROR_TIMEOUT);
 }

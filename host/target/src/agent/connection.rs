@@ -26,8 +26,21 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Stream for S {}
 enum Stop {
     /// The agent is shutting down.
     Shutdown,
-    /// The client closed, timed out or broke the framing.
+    /// The client closed the connection, or it failed.
     Gone(String),
+    /// The client broke a rule: a frame over its cap
+    /// (RPC_X_BAD_STUB_DATA) or nothing within the wait (ERROR_TIMEOUT).
+    Breach(Error),
+}
+
+impl Stop {
+    fn why(self) -> String {
+        match self {
+            Stop::Shutdown => "the agent is shutting down".into(),
+            Stop::Gone(why) => why,
+            Stop::Breach(e) => e.message,
+        }
+    }
 }
 
 /// Reads one frame of at most `limit` bytes, waiting at most `wait`.
@@ -49,8 +62,9 @@ async fn read_frame(
     tokio::select! {
         _ = stopped.wait_for(|s| *s) => Err(Stop::Shutdown),
         r = tokio::time::timeout(wait, read) => match r {
-            Err(_) => Err(Stop::Gone(format!("nothing for {wait:?}"))),
+            Err(_) => Err(Stop::Breach(Error::new(codes::ERROR_TIMEOUT, format!("nothing for {wait:?}")))),
             Ok(Err(e)) if e.kind() == io::ErrorKind::UnexpectedEof => Err(Stop::Gone("closed by the client".into())),
+            Ok(Err(e)) if e.kind() == io::ErrorKind::InvalidData => Err(Stop::Breach(Error::new(codes::RPC_X_BAD_STUB_DATA, e.to_string()))),
             Ok(Err(e)) => Err(Stop::Gone(e.to_string())),
             Ok(Ok(message)) => Ok(message),
         }
@@ -203,19 +217,22 @@ pub(super) async fn serve(
     // Before authentication: the handshake, a small first frame, and one
     // deadline for both, waiting for a verification and verifying.
     let deadline = tokio::time::Instant::now() + options.auth_deadline;
-    let mut stream: Box<dyn Stream> = match tokio::time::timeout_at(
-        deadline,
-        secure(&shared, tcp, peer),
-    )
-    .await
-    {
-        Ok(Some(stream)) => stream,
-        Ok(None) => return,
-        Err(_) => {
-            tracing::info!(%peer, "connection closed: no TLS handshake within {:?}", options.auth_deadline);
-            return;
-        }
-    };
+    let mut stream: Box<dyn Stream> =
+        match tokio::time::timeout_at(deadline, secure(&shared, tcp, peer)).await {
+            Ok(Some(stream)) => stream,
+            Ok(None) => return,
+            Err(_) => {
+                let error = Error::new(
+                    codes::ERROR_TIMEOUT,
+                    format!("no TLS handshake within {:?}", options.auth_deadline),
+                );
+                tracing::info!(%peer, "connection closed: {}", error.message);
+                let event =
+                    AuditEvent::new("tls-handshake", &peer.ip().to_string(), None, Err(&error));
+                shared.target.audit().record(&event, false);
+                return;
+            }
+        };
     let before = tokio::time::timeout_at(deadline, async {
         let first = read_frame(
             &mut *stream,
@@ -223,33 +240,49 @@ pub(super) async fn serve(
             options.auth_deadline,
             &mut stopped,
         )
-        .await
-        .ok()?;
-        Some(authenticate(&shared, first, peer).await)
+        .await?;
+        Ok::<_, Stop>(authenticate(&shared, first, peer).await)
     })
     .await;
-    let audit = |who: Option<&str>, outcome: Result<(), &Error>| {
+    let audit = |event: &str, who: Option<&str>, outcome: Result<(), &Error>| {
         let peer = match who {
             Some(who) => format!("{who}@{}", peer.ip()),
             None => peer.ip().to_string(),
         };
-        let event = AuditEvent::new("authenticate", &peer, None, outcome);
+        let event = AuditEvent::new(event, &peer, None, outcome);
         shared.target.audit().record(&event, false);
     };
     let who = match before {
-        Ok(Some(Verdict::Welcome(who))) => {
-            audit(Some(&who), Ok(()));
+        Ok(Ok(Verdict::Welcome(who))) => {
+            audit("authenticate", Some(&who), Ok(()));
             who
         }
-        Ok(Some(Verdict::Refuse { error, delay, who })) => {
-            audit(who.as_deref(), Err(&error));
+        Ok(Ok(Verdict::Refuse { error, delay, who })) => {
+            audit("authenticate", who.as_deref(), Err(&error));
             tokio::time::sleep(delay).await;
             let reply = handshake::refusal(error);
             let _ = write_frame(&mut *stream, &reply, options.write_deadline).await;
             return;
         }
-        Ok(None) | Err(_) => {
-            tracing::info!(%peer, "connection closed before it authenticated");
+        // A silent or slow client, or an oversized first frame: audited.
+        Ok(Err(Stop::Breach(error))) => {
+            tracing::info!(%peer, "connection closed before it authenticated: {}", error.message);
+            audit("authenticate", None, Err(&error));
+            return;
+        }
+        Err(_) => {
+            let error = Error::new(
+                codes::ERROR_TIMEOUT,
+                format!("no authentication within {:?}", options.auth_deadline),
+            );
+            tracing::info!(%peer, "connection closed: {}", error.message);
+            audit("authenticate", None, Err(&error));
+            return;
+        }
+        // Closed by the client (a fingerprint probe, a health check), or
+        // the agent stopping.
+        Ok(Err(stop)) => {
+            tracing::info!(%peer, "connection closed before it authenticated: {}", stop.why());
             return;
         }
     };
@@ -272,8 +305,12 @@ pub(super) async fn serve(
         .await
         {
             Ok(request) => request,
-            Err(Stop::Shutdown) => break "the agent is shutting down".to_string(),
-            Err(Stop::Gone(why)) => break why,
+            // A frame over the cap breaks a rule; an idle client does not.
+            Err(Stop::Breach(e)) if e.code == codes::RPC_X_BAD_STUB_DATA => {
+                audit("connection-closed", Some(&who), Err(&e));
+                break e.message;
+            }
+            Err(stop) => break stop.why(),
         };
         // The target does disk I/O: run it off the async threads.
         let mut conn = server
@@ -290,6 +327,10 @@ pub(super) async fn serve(
         };
         server = Some(conn);
         if let Err(e) = write_frame(&mut *stream, &reply, options.write_deadline).await {
+            if e.kind() == io::ErrorKind::TimedOut {
+                let error = Error::new(codes::ERROR_TIMEOUT, format!("a reply was {e}"));
+                audit("connection-closed", Some(&who), Err(&error));
+            }
             break format!("writing a reply failed: {e}");
         }
     };

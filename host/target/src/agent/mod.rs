@@ -181,6 +181,7 @@ impl Agent {
         tracing::info!(target = %self.shared.target.name(), listen = ?local, "agent serving");
         let (stop, stopped) = watch::channel(false);
         let mut connections = JoinSet::new();
+        let mut refusals = Refusals::default();
         tokio::pin!(shutdown);
         loop {
             tokio::select! {
@@ -191,6 +192,7 @@ impl Agent {
                         let Some(slot) = self.shared.connections.admit(peer.ip()) else {
                             tracing::warn!(%peer, "connection refused: too many open connections");
                             drop(stream);
+                            refusals.refused(&self.shared, peer);
                             continue;
                         };
                         let shared = Arc::clone(&self.shared);
@@ -204,6 +206,7 @@ impl Agent {
                 Some(_) = connections.join_next(), if !connections.is_empty() => {}
             }
         }
+        refusals.flush(&self.shared);
         tracing::info!(
             open = connections.len(),
             "agent shutting down: closing its connections"
@@ -221,5 +224,52 @@ impl Agent {
             connections.shutdown().await;
         }
         Ok(())
+    }
+}
+
+/// Connections refused at the caps, audited as one event at most once a
+/// second (with their count), so that a flood cannot fill the audit log.
+#[derive(Default)]
+struct Refusals {
+    count: u64,
+    latest: Option<SocketAddr>,
+    recorded: Option<std::time::Instant>,
+}
+
+impl Refusals {
+    fn refused(&mut self, shared: &Shared, peer: SocketAddr) {
+        self.count += 1;
+        self.latest = Some(peer);
+        if self
+            .recorded
+            .is_none_or(|at| at.elapsed() >= Duration::from_secs(1))
+        {
+            self.flush(shared);
+        }
+    }
+
+    fn flush(&mut self, shared: &Shared) {
+        let Some(latest) = self.latest.take() else {
+            return;
+        };
+        let error = Error::new(
+            codes::RPC_S_OUT_OF_RESOURCES,
+            format!(
+                "{} connection(s) refused at the caps ({} open at most, {} per address), the latest from {}",
+                self.count,
+                shared.options.max_connections,
+                shared.options.max_connections_per_address,
+                latest.ip()
+            ),
+        );
+        let event = crate::audit::AuditEvent::new(
+            "connection-refused",
+            &latest.ip().to_string(),
+            None,
+            Err(&error),
+        );
+        shared.target.audit().record(&event, false);
+        self.count = 0;
+        self.recorded = Some(std::time::Instant::now());
     }
 }
