@@ -6,12 +6,15 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import threading
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "tests" / "support"))
+from openssl_ca import issue  # noqa: E402
 DSRESTORE = Path(os.environ.get("DSRESTORE_BIN", ROOT / "target" / "debug" / "dsrestore"))
 COMPOSED = ROOT / "target" / "dsrestore-cli.wasm"
 WASMTIME = os.environ.get("DSRESTORE_WASMTIME") or shutil.which("wasmtime")
@@ -22,7 +25,7 @@ def run(*args, **kw):
     return subprocess.run([str(a) for a in args], capture_output=True, text=True, **kw)
 
 
-def start_agent(tmp_path, name="dc1"):
+def start_agent(tmp_path, name="dc1", extra=()):
     """An agent on 127.0.0.1 for a new online target; (process, target, the
     server name it printed, pin included)."""
     for needed in (DSRESTORE, COMPOSED):
@@ -34,7 +37,8 @@ def start_agent(tmp_path, name="dc1"):
     env = dict(os.environ, DSRESTORE_PASSWORD="pw")
     assert run(DSRESTORE, "target", "init", target, "--online", "--database-mib", "2", "--logs", "3").returncode == 0
     assert run(DSRESTORE, "agent", "add-user", "--target", target, "CORP\\backup", env=env).returncode == 0
-    proc = subprocess.Popen([str(DSRESTORE), "agent", "--target", str(target), "--listen", "127.0.0.1:0"],
+    proc = subprocess.Popen([str(DSRESTORE), "agent", "--target", str(target), "--listen", "127.0.0.1:0",
+                             *map(str, extra)],
                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     server = next(w for w in proc.stdout.readline().split() if w.startswith("tcp://"))
     return proc, target, server
@@ -202,3 +206,22 @@ def test_a_server_without_a_pin_is_refused_and_pin_gives_one(agent):
     pinned = wasmtime("is-online", "--server", address, "--pin", pin, "--user", "CORP\\backup")
     assert pinned.returncode == 0, pinned.stderr
     assert pinned.stdout.strip() == "online"
+
+
+def test_a_ca_file_trusts_what_the_ca_issued_and_another_ca_is_refused(tmp_path):
+    ca, cert, key = issue(tmp_path, "corp")
+    other, _, _ = issue(tmp_path, "other")
+    proc, _, server = start_agent(tmp_path, extra=("--cert", cert, "--key", key))
+    try:
+        address, presented = server.split("#")
+        ok = wasmtime("is-online", "--server", address, "--ca-file", ca, "--user", "CORP\\backup",
+                      set_dir=ca.parent)
+        assert ok.returncode == 0, ok.stderr
+        assert ok.stdout.strip() == "online"
+        refused = wasmtime("is-online", "--server", address, "--ca-file", other, "--user", "CORP\\backup",
+                           set_dir=other.parent)
+        assert refused.returncode != 0
+        assert "SEC_E_UNTRUSTED_ROOT" in refused.stderr and presented in refused.stderr, refused.stderr
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)

@@ -2,11 +2,14 @@
 
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[3]
+# tests/support: helpers the Python suites share (a throwaway CA).
+sys.path.insert(0, str(ROOT / "tests" / "support"))
 DSRESTORE = Path(os.environ.get("DSRESTORE_BIN", ROOT / "target" / "debug" / "dsrestore"))
 
 

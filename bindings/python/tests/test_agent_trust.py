@@ -3,7 +3,6 @@ pins, a CA file, rogue listeners that must receive no password, plaintext
 only when asked for by name."""
 
 import json
-import shutil
 import socket
 import ssl
 import subprocess
@@ -12,6 +11,7 @@ import threading
 import pytest
 
 from conftest import DSRESTORE, _start_agent, _stop
+from openssl_ca import issue
 from dsrestore import DsError, Runtime, TcpTransport, codes
 from dsrestore.transport import fingerprint
 
@@ -97,29 +97,9 @@ def test_an_impostor_is_refused_naming_both_fingerprints(agent, tmp_path):
         _stop(impostor)
 
 
-def _openssl(*args, cwd):
-    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True)
-
-
-def _issue(directory, name):
-    """A CA and a certificate it issued for 127.0.0.1; (ca.pem, agent.pem, agent.key)."""
-    if not shutil.which("openssl"):
-        pytest.fail("the CA test needs the openssl command (Debian: openssl)")
-    d = directory / name
-    d.mkdir()
-    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
-    _openssl("req", "-x509", *ec, "-keyout", "ca.key", "-out", "ca.pem", "-days", "2",
-             "-subj", f"/CN={name} CA", cwd=d)
-    _openssl("req", *ec, "-keyout", "agent.key", "-out", "agent.csr", "-subj", "/CN=agent", cwd=d)
-    (d / "ext").write_text("subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n")
-    _openssl("x509", "-req", "-in", "agent.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
-             "-out", "agent.pem", "-days", "2", "-extfile", "ext", cwd=d)
-    return d / "ca.pem", d / "agent.pem", d / "agent.key"
-
-
 def test_a_ca_file_trusts_what_the_ca_issued_and_another_ca_is_refused(tmp_path):
-    ca, cert, key = _issue(tmp_path, "corp")
-    other, _, _ = _issue(tmp_path, "other")
+    ca, cert, key = issue(tmp_path, "corp")
+    other, _, _ = issue(tmp_path, "other")
     proc, server, _ = _start_agent(tmp_path, online=False, extra=("--cert", cert, "--key", key))
     try:
         address, presented = server.split("#")
