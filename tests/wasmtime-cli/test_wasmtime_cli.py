@@ -4,10 +4,8 @@ under the stock wasmtime CLI, against a real agent on 127.0.0.1."""
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import threading
 from pathlib import Path
 
 import pytest
@@ -15,6 +13,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests" / "support"))
 from openssl_ca import issue  # noqa: E402
+from rogue import plaintext_rogue  # noqa: E402
 DSRESTORE = Path(os.environ.get("DSRESTORE_BIN", ROOT / "target" / "debug" / "dsrestore"))
 COMPOSED = ROOT / "target" / "dsrestore-cli.wasm"
 WASMTIME = os.environ.get("DSRESTORE_WASMTIME") or shutil.which("wasmtime")
@@ -136,35 +135,6 @@ def test_the_composed_component_imports_only_wasi():
 # The agent is authenticated before the password is sent.
 
 SECRET = "correct-horse-battery-staple"
-
-
-def plaintext_rogue():
-    """A listener that answers in plaintext, as an agent without TLS would;
-    (its address, a function returning every byte it received)."""
-    listener = socket.create_server(("127.0.0.1", 0))
-    received = bytearray()
-
-    def serve():
-        conn, _ = listener.accept()
-        conn.settimeout(10)
-        with conn:
-            try:
-                received.extend(conn.recv(65536))
-                conn.sendall(b"\x00\x00\x00\x05hello")
-                while chunk := conn.recv(65536):
-                    received.extend(chunk)
-            except OSError:
-                pass
-        listener.close()
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-
-    def result():
-        thread.join(timeout=20)
-        return bytes(received)
-
-    return "127.0.0.1:%d" % listener.getsockname()[1], result
 
 
 def test_a_rogue_plaintext_listener_receives_no_password(agent):

@@ -3,15 +3,14 @@ pins, a CA file, rogue listeners that must receive no password, plaintext
 only when asked for by name."""
 
 import json
-import socket
 import ssl
 import subprocess
-import threading
 
 import pytest
 
 from conftest import DSRESTORE, _start_agent, _stop
 from openssl_ca import issue
+from rogue import plaintext_rogue
 from dsrestore import DsError, Runtime, TcpTransport, codes
 from dsrestore.transport import fingerprint
 
@@ -22,34 +21,6 @@ def _runtime(transport, password=SECRET):
     rt = Runtime(transport)
     rt.set_auth_identity("backup", "CORP", password)
     return rt
-
-
-def _plaintext_rogue():
-    """A listener that answers in plaintext; (address, received())."""
-    listener = socket.create_server(("127.0.0.1", 0))
-    received = bytearray()
-
-    def serve():
-        conn, _ = listener.accept()
-        conn.settimeout(10)
-        with conn:
-            try:
-                received.extend(conn.recv(65536))
-                conn.sendall(b"\x00\x00\x00\x05hello")
-                while chunk := conn.recv(65536):
-                    received.extend(chunk)
-            except OSError:
-                pass
-        listener.close()
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-
-    def result():
-        thread.join(timeout=20)
-        return bytes(received)
-
-    return "127.0.0.1:%d" % listener.getsockname()[1], result
 
 
 def _audit(target):
@@ -73,7 +44,7 @@ def test_a_server_without_a_pin_is_refused_and_pin_gives_one(agent):
 
 
 def test_a_rogue_plaintext_listener_receives_no_password(agent):
-    address, received = _plaintext_rogue()
+    address, received = plaintext_rogue()
     pin = agent.split("#")[1]
     with pytest.raises(DsError) as info:
         _runtime(TcpTransport()).is_ntds_online(f"tcp://{address}#{pin}")

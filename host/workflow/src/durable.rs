@@ -76,19 +76,11 @@ pub fn read_private(path: &Path) -> io::Result<Vec<u8>> {
 /// directory was replaced by a link.
 pub fn write_private(path: &Path, bytes: &[u8]) -> io::Result<()> {
     let (dir, name) = open_parent(path)?;
-    let tmp = temporary_path(path);
-    let tmp = tmp
-        .file_name()
-        .and_then(|n| n.to_str())
-        .unwrap_or_default()
-        .to_string();
-    let written = (|| {
-        let mut file = dir.create_new(&tmp)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
+    let tmp = temporary_name(path);
+    let written = write_synced(&dir, &tmp, bytes).and_then(|()| {
         crate::failpoint::hit("atomic-write-synced");
         dir.rename(&tmp, name)
-    })();
+    });
     if written.is_err() {
         let _ = dir.remove(&tmp);
     }
@@ -103,26 +95,32 @@ pub fn write_private(path: &Path, bytes: &[u8]) -> io::Result<()> {
 /// another writer was first; its file stays as it is.
 pub fn publish_private(path: &Path, bytes: &[u8]) -> io::Result<bool> {
     let (dir, name) = open_parent(path)?;
-    let tmp = temporary_path(path);
-    let tmp = tmp
-        .file_name()
-        .and_then(|n| n.to_str())
-        .unwrap_or_default()
-        .to_string();
-    let published = (|| {
-        let mut file = dir.create_new(&tmp)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        match dir.link_new(&tmp, name) {
-            Ok(()) => Ok(true),
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(false),
-            Err(e) => Err(e),
-        }
-    })();
+    let tmp = temporary_name(path);
+    let published = write_synced(&dir, &tmp, bytes).and_then(|()| match dir.link_new(&tmp, name) {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(false),
+        Err(e) => Err(e),
+    });
     let _ = dir.remove(&tmp);
     let published = published?;
     dir.sync()?;
     Ok(published)
+}
+
+/// Creates `name` in `dir` (new, mode 0600) holding `bytes`, fsynced.
+fn write_synced(dir: &crate::data_dir::DataDir, name: &str, bytes: &[u8]) -> io::Result<()> {
+    let mut file = dir.create_new(name)?;
+    file.write_all(bytes)?;
+    file.sync_all()
+}
+
+/// The file name of [`temporary_path`].
+fn temporary_name(path: &Path) -> String {
+    temporary_path(path)
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or_default()
+        .to_string()
 }
 
 /// What every temporary file of [`write_atomic`] ends with.
