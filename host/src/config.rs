@@ -48,8 +48,20 @@ pub struct Limits {
     pub max_response_bytes: usize,
     /// How long one call into the guest, and one transport call, may take.
     pub call_timeout: Duration,
-    /// The most linear memory a session's guest may grow to, in bytes.
+    /// The most linear memory a session's guest may grow to, in bytes; at
+    /// most 256 MiB (`dsrestore_engine_config::MEMORY_RESERVATION`).
     pub max_memory_bytes: usize,
+    /// Sessions (restore and backup) open at once in this runtime; one more
+    /// is refused with RPC_S_OUT_OF_RESOURCES. Instances come from a pool of
+    /// this size, reserved when the first runtime with these limits starts:
+    /// `max_sessions` x (256 + 32) MiB of address space (not of memory), so
+    /// about 400,000 fit a 64-bit process; memory is used only by sessions
+    /// that run, and returns when they end. Each open session also takes 4
+    /// of the kernel's memory mappings: on Linux's default
+    /// `vm.max_map_count` (65530) about 14,000 sessions fit, and a runtime
+    /// asking for more is refused at start (ERROR_INVALID_PARAMETER, naming
+    /// the sysctl to raise).
+    pub max_sessions: usize,
 }
 
 impl Default for Limits {
@@ -60,6 +72,7 @@ impl Default for Limits {
             max_response_bytes: 16 << 20,
             call_timeout: Duration::from_secs(60),
             max_memory_bytes: 64 << 20,
+            max_sessions: 1000,
         }
     }
 }

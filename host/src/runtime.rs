@@ -9,7 +9,8 @@ use crate::bindings::dsrestore::backup::types::{
 };
 use crate::bindings::ClientPre;
 use crate::config::Config;
-use crate::engine::client_pre;
+use crate::config::Limits;
+use crate::engine::{client_pre, Pool};
 use crate::error::Error;
 use crate::guests::RESTORE_GUEST;
 use crate::handles::{self, HandleTable};
@@ -19,6 +20,60 @@ use crate::state::{SessionState, Shared};
 use crate::stats::Stats;
 use crate::transport::{Identity, Transport};
 
+/// The instance pool `limits` ask for, or why they cannot have one.
+fn pool_of(limits: &Limits) -> Result<Pool, Error> {
+    let invalid =
+        |what: String| Error::new(dsrestore_protocol::codes::ERROR_INVALID_PARAMETER, what);
+    let reservation = dsrestore_engine_config::MEMORY_RESERVATION;
+    if limits.max_memory_bytes as u64 > reservation || limits.max_memory_bytes == 0 {
+        return Err(invalid(format!(
+            "Limits::max_memory_bytes of {} is out of range: 1 to {reservation} bytes",
+            limits.max_memory_bytes
+        )));
+    }
+    let sessions = u32::try_from(limits.max_sessions)
+        .ok()
+        .filter(|n| (1..=1_000_000).contains(n))
+        .ok_or_else(|| {
+            invalid(format!(
+                "Limits::max_sessions of {} is out of range: 1 to 1000000",
+                limits.max_sessions
+            ))
+        })?;
+    if let Some(allowed) = max_map_count() {
+        let needed = u64::from(sessions) * MAPPINGS_PER_SESSION + MAPPINGS_OF_THE_PROCESS;
+        if needed > allowed {
+            return Err(invalid(format!(
+                "Limits::max_sessions of {sessions} needs about {needed} memory mappings \
+                 ({MAPPINGS_PER_SESSION} a session), and the kernel allows {allowed} \
+                 (vm.max_map_count): lower max_sessions to {}, or raise the kernel's limit \
+                 (sysctl vm.max_map_count={})",
+                allowed.saturating_sub(MAPPINGS_OF_THE_PROCESS) / MAPPINGS_PER_SESSION,
+                needed.next_power_of_two()
+            )));
+        }
+    }
+    Ok(Pool {
+        sessions,
+        memory_bytes: limits.max_memory_bytes,
+    })
+}
+
+/// Memory mappings one open session adds (its memory's and its instance's
+/// slots split the pool's reservation; measured by `benches/sessions.rs`).
+const MAPPINGS_PER_SESSION: u64 = 4;
+/// Mappings left for the rest of the process (its libraries, threads, heap).
+const MAPPINGS_OF_THE_PROCESS: u64 = 8192;
+
+/// The kernel's cap on a process's memory mappings, where there is one.
+fn max_map_count() -> Option<u64> {
+    std::fs::read_to_string("/proc/sys/vm/max_map_count")
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+}
+
 /// Runs restore sessions under one configuration.
 ///
 /// Cheap to share across threads (`Runtime` is `Send + Sync`); sessions on
@@ -26,24 +81,29 @@ use crate::transport::{Identity, Transport};
 /// `Store`, so a guest trap or a bad call reaches no other session.
 pub struct Runtime {
     pre: ClientPre<SessionState>,
+    precompiled: bool,
     shared: Arc<Shared>,
     handles: HandleTable,
     identity: Mutex<Option<Identity>>,
 }
 
 impl Runtime {
-    /// A runtime with `config`. Compiles the guest the first time a process
-    /// uses it.
+    /// A runtime with `config`. The first time a process uses a guest, it
+    /// loads it precompiled (the shipped guest, when the build's precompiled
+    /// form fits this engine) or compiles it.
     pub fn new(config: Config) -> Result<Runtime, Error> {
-        let pre = client_pre(config.component.as_deref().unwrap_or(RESTORE_GUEST))?;
+        let pool = pool_of(&config.limits)?;
+        let prepared = client_pre(config.component.as_deref().unwrap_or(RESTORE_GUEST), pool)?;
         let shared = Arc::new(Shared {
             transport: config.transport,
             allowlist: config.allowlist,
             limits: config.limits,
             counters: Default::default(),
+            open_sessions: Default::default(),
         });
         Ok(Runtime {
-            pre,
+            pre: prepared.pre,
+            precompiled: prepared.precompiled,
             shared,
             handles: HandleTable::new(),
             identity: Mutex::new(None),
@@ -53,6 +113,12 @@ impl Runtime {
     /// The transport its bindings use.
     pub(crate) fn transport(&self) -> &dyn Transport {
         &*self.shared.transport
+    }
+
+    /// Whether the guest was loaded precompiled rather than compiled (a
+    /// build for another CPU, or another guest, is compiled).
+    pub fn guest_precompiled(&self) -> bool {
+        self.precompiled
     }
 
     /// The runtime's counters.

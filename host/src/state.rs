@@ -27,6 +27,8 @@ pub(crate) struct Shared {
     pub allowlist: Allowlist,
     pub limits: Limits,
     pub counters: Counters,
+    /// Sandboxes alive now (at most `limits.max_sessions`).
+    pub open_sessions: AtomicUsize,
 }
 
 /// The data of one session's `Store`.

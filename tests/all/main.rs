@@ -5,10 +5,12 @@
 mod common;
 
 mod backup_session;
+mod capacity;
 mod component_contract;
 mod faults;
 mod handles;
 mod hostile_server;
+mod precompiled;
 mod restore_session;
 mod round_trip;
 mod scenario_table;

@@ -18,6 +18,7 @@
 //! call-timeout-secs = 60
 //! max-memory-mib = 64
 //! max-bindings-per-session = 8
+//! max-sessions = 1000
 //! ```
 
 use std::collections::BTreeMap;
@@ -69,6 +70,7 @@ struct LimitSettings {
     call_timeout_secs: Option<u64>,
     max_memory_mib: Option<usize>,
     max_bindings_per_session: Option<usize>,
+    max_sessions: Option<usize>,
 }
 
 fn invalid(message: String) -> Error {
@@ -161,6 +163,7 @@ impl Settings {
                 max_bindings_per_session: l
                     .max_bindings_per_session
                     .unwrap_or(defaults.max_bindings_per_session),
+                max_sessions: l.max_sessions.unwrap_or(defaults.max_sessions),
                 ..defaults
             },
             ..Config::default()
