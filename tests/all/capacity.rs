@@ -31,7 +31,7 @@ fn a_session_past_max_sessions_is_out_of_resources_and_ending_one_makes_room() {
     assert_eq!(e.code, codes::RPC_S_OUT_OF_RESOURCES, "{e}");
     assert!(e.message.contains("max_sessions"), "{e}");
     // A one-call sandbox (is-online) needs a place too.
-    let e = rt.is_ntds_online(&fx.server).err().expect("refused");
+    let e = rt.is_ntds_online(&fx.server).expect_err("refused");
     assert_eq!(e.code, codes::RPC_S_OUT_OF_RESOURCES, "{e}");
     open.pop().unwrap().end().unwrap();
     let mut again = rt.prepare(&fx.server, CATCHUP, None).unwrap();
