@@ -60,7 +60,9 @@ pub struct Limits {
     /// of the kernel's memory mappings: on Linux's default
     /// `vm.max_map_count` (65530) about 14,000 sessions fit, and a runtime
     /// asking for more is refused at start (ERROR_INVALID_PARAMETER, naming
-    /// the sysctl to raise).
+    /// the sysctl to raise). Runtimes with the same `max_sessions` and
+    /// `max_memory_bytes` share one pool (and one engine); each distinct
+    /// pair reserves its own for the life of the process.
     pub max_sessions: usize,
 }
 
