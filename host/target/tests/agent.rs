@@ -34,24 +34,31 @@ impl Drop for Running {
     }
 }
 
-/// Waits (up to 5 s) for the audit log to hold an event `event` refused
-/// with `code`: the agent records a closed connection after closing it.
-fn audited(agent: &Running, event: &str, code: u32) {
+/// The audit log once `done` holds for it, waiting up to 5 s: the agent
+/// records a closed connection after closing it. Returns it as it is then.
+fn audit_when(
+    agent: &Running,
+    done: impl Fn(&[dsrestore_target::audit::AuditEvent]) -> bool,
+) -> Vec<dsrestore_target::audit::AuditEvent> {
     let waited = Instant::now();
     loop {
         let audit = agent.target.status().audit;
-        if audit
-            .iter()
-            .any(|e| e.event == event && !e.ok && e.code == Some(code))
-        {
-            return;
+        if done(&audit) || waited.elapsed() >= Duration::from_secs(5) {
+            return audit;
         }
-        assert!(
-            waited.elapsed() < Duration::from_secs(5),
-            "no {event} refused with {code:#x} in {audit:?}"
-        );
         std::thread::sleep(Duration::from_millis(20));
     }
+}
+
+/// Waits for the audit log to hold an event `event` refused with `code`.
+fn audited(agent: &Running, event: &str, code: u32) {
+    let is_it =
+        |e: &dsrestore_target::audit::AuditEvent| e.event == event && !e.ok && e.code == Some(code);
+    let audit = audit_when(agent, |audit| audit.iter().any(is_it));
+    assert!(
+        audit.iter().any(is_it),
+        "no {event} refused with {code:#x} in {audit:?}"
+    );
 }
 
 fn start(options: AgentOptions) -> Running {
@@ -205,13 +212,7 @@ fn a_plaintext_client_gets_nothing_served() {
         answer.is_empty() || answer.starts_with(&[0x15, 0x03]),
         "the agent answered a plaintext client with {answer:02x?}"
     );
-    // The agent records the failure after it closed the connection.
-    let waited = Instant::now();
-    let mut audit = agent.target.status().audit;
-    while audit.is_empty() && waited.elapsed() < Duration::from_secs(5) {
-        std::thread::sleep(Duration::from_millis(20));
-        audit = agent.target.status().audit;
-    }
+    let audit = audit_when(&agent, |audit| !audit.is_empty());
     assert_eq!(audit.len(), 1, "{audit:?}");
     assert_eq!(audit[0].event, "tls-handshake");
     assert_eq!(audit[0].code, Some(codes::SEC_E_ILLEGAL_MESSAGE));
@@ -226,12 +227,7 @@ fn a_wrong_pin_is_refused_naming_both_fingerprints_before_authenticating() {
     assert!(e.message.contains(&agent.pin.to_string()), "{e}");
     assert!(e.message.contains(&wrong.to_string()), "{e}");
     // The agent saw a handshake fail, and no authentication.
-    let waited = Instant::now();
-    let mut audit = agent.target.status().audit;
-    while audit.is_empty() && waited.elapsed() < Duration::from_secs(5) {
-        std::thread::sleep(Duration::from_millis(20));
-        audit = agent.target.status().audit;
-    }
+    let audit = audit_when(&agent, |audit| !audit.is_empty());
     assert!(
         !audit.is_empty() && audit.iter().all(|e| e.event == "tls-handshake" && !e.ok),
         "{audit:?}"
@@ -261,13 +257,7 @@ fn an_agent_started_insecure_serves_plaintext_clients_only() {
         let _ = stopped.await;
     }));
     let mut plain = plain_client(address);
-    let hello: HelloOk = call(
-        &mut plain,
-        &Request::Hello {
-            versions: vec![1],
-            client: "test".into(),
-        },
-    );
+    let hello: HelloOk = greet(&mut plain);
     assert_eq!(hello.server, "dc1");
     // A TLS client finds no TLS there, and says so.
     let e = connect(address, Fingerprint::of(b"x"))
@@ -309,20 +299,13 @@ fn a_silent_or_slow_connection_is_closed_by_the_authentication_deadline() {
     assert!(time_to_close(&mut slow) < Duration::from_secs(3));
     dripping.join().unwrap();
     // Both are in the audit log: closed in the handshake by the deadline.
-    let waited = Instant::now();
-    let timeouts = || {
-        agent
-            .target
-            .status()
-            .audit
+    let timeouts = |audit: &[dsrestore_target::audit::AuditEvent]| {
+        audit
             .iter()
             .filter(|e| e.event == "tls-handshake" && e.code == Some(codes::ERROR_TIMEOUT))
             .count()
     };
-    while timeouts() < 2 && waited.elapsed() < Duration::from_secs(5) {
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    assert_eq!(timeouts(), 2);
+    assert_eq!(timeouts(&audit_when(&agent, |a| timeouts(a) >= 2)), 2);
     // One that completes the handshake and then says nothing is audited
     // as an authentication that timed out.
     let mut quiet = connect(agent.address, agent.pin).unwrap();
@@ -370,6 +353,17 @@ fn plain_client(address: SocketAddr) -> FramedClient<AgentStream> {
     .0
 }
 
+/// The protocol's hello on an authenticated client.
+fn greet(client: &mut FramedClient<AgentStream>) -> HelloOk {
+    call(
+        client,
+        &Request::Hello {
+            versions: vec![1],
+            client: "test".into(),
+        },
+    )
+}
+
 fn call<T: serde::de::DeserializeOwned>(
     client: &mut FramedClient<AgentStream>,
     request: &Request,
@@ -401,13 +395,7 @@ fn many_clients_are_served_at_once() {
                         .unwrap()
                         .0;
                 all_connected.wait();
-                let hello: HelloOk = call(
-                    &mut client,
-                    &Request::Hello {
-                        versions: vec![1],
-                        client: "test".into(),
-                    },
-                );
+                let hello: HelloOk = greet(&mut client);
                 let online: bool = call(&mut client, &Request::IsNtdsOnline);
                 all_connected.wait();
                 (hello.server, online)
@@ -541,13 +529,7 @@ fn connections_over_the_per_address_cap_are_closed_at_once() {
     // Places come back: an authenticated client is served.
     std::thread::sleep(Duration::from_millis(200));
     let mut client = client(&agent);
-    let hello: HelloOk = call(
-        &mut client,
-        &Request::Hello {
-            versions: vec![1],
-            client: "test".into(),
-        },
-    );
+    let hello: HelloOk = greet(&mut client);
     assert_eq!(hello.server, "dc1");
 }
 
@@ -582,13 +564,7 @@ fn a_client_that_stops_reading_its_replies_is_closed_by_the_write_deadline() {
         64 << 20,
     );
     let mut client = client(&agent);
-    let _: HelloOk = call(
-        &mut client,
-        &Request::Hello {
-            versions: vec![1],
-            client: "test".into(),
-        },
-    );
+    let _: HelloOk = greet(&mut client);
     let _: dsrestore_protocol::BackupPrepared = call(
         &mut client,
         &Request::BackupPrepare {
