@@ -57,7 +57,7 @@ impl Write for AgentStream {
 }
 
 /// The host part of `tcp://host:port`, as TLS names it.
-fn tls_name(server: &str) -> Result<(String, TlsName<'static>), Error> {
+fn tls_name(server: &str) -> Result<TlsName<'static>, Error> {
     let address = match ServerName::parse(server) {
         ServerName::Tcp { address, .. } => address,
         _ => server,
@@ -67,13 +67,12 @@ fn tls_name(server: &str) -> Result<(String, TlsName<'static>), Error> {
         None => address,
     };
     let host = host.trim_start_matches('[').trim_end_matches(']');
-    let name = TlsName::try_from(host.to_string()).map_err(|e| {
+    TlsName::try_from(host.to_string()).map_err(|e| {
         Error::new(
             codes::ERROR_INVALID_PARAMETER,
             format!("server {server}: {host:?} is not a host name or address: {e}"),
         )
-    })?;
-    Ok((host.to_string(), name))
+    })
 }
 
 fn read_ca_file(
@@ -103,40 +102,39 @@ fn read_ca_file(
     Ok(certificates)
 }
 
-fn check_of(server: &str, trust: &Trust, provider: &Arc<CryptoProvider>) -> Result<Check, Error> {
-    Ok(match trust {
-        Trust::Pinned(pin) => Check::Pin(*pin),
-        Trust::InsecurePlaintext => Check::Any,
-        Trust::CaFile(path) => {
-            let certificates = read_ca_file(server, path)?;
-            let roots: Vec<Fingerprint> = certificates.iter().map(|c| Fingerprint::of(c)).collect();
-            let mut store = RootCertStore::empty();
-            for certificate in certificates {
-                store.add(certificate).map_err(|e| {
-                    Error::new(
-                        codes::ERROR_INVALID_PARAMETER,
-                        format!(
-                            "server {server}: the CA file {} holds a certificate that is not a CA's: {e}",
-                            path.display()
-                        ),
-                    )
-                })?;
-            }
-            let webpki =
-                WebPkiServerVerifier::builder_with_provider(Arc::new(store), Arc::clone(provider))
-                    .build()
-                    .map_err(|e| {
-                        Error::new(
-                            codes::ERROR_INVALID_PARAMETER,
-                            format!("server {server}: the CA file {}: {e}", path.display()),
-                        )
-                    })?;
-            Check::Ca {
-                webpki,
-                path: path.clone(),
-                roots,
-            }
-        }
+/// The check of a CA file's trust: a chain to one of its certificates,
+/// naming the host dialled.
+fn ca_check(
+    server: &str,
+    path: &std::path::Path,
+    provider: &Arc<CryptoProvider>,
+) -> Result<Check, Error> {
+    let certificates = read_ca_file(server, path)?;
+    let roots: Vec<Fingerprint> = certificates.iter().map(|c| Fingerprint::of(c)).collect();
+    let mut store = RootCertStore::empty();
+    for certificate in certificates {
+        store.add(certificate).map_err(|e| {
+            Error::new(
+                codes::ERROR_INVALID_PARAMETER,
+                format!(
+                    "server {server}: the CA file {} holds a certificate that is not a CA's: {e}",
+                    path.display()
+                ),
+            )
+        })?;
+    }
+    let webpki = WebPkiServerVerifier::builder_with_provider(Arc::new(store), Arc::clone(provider))
+        .build()
+        .map_err(|e| {
+            Error::new(
+                codes::ERROR_INVALID_PARAMETER,
+                format!("server {server}: the CA file {}: {e}", path.display()),
+            )
+        })?;
+    Ok(Check::Ca {
+        webpki,
+        path: path.to_path_buf(),
+        roots,
     })
 }
 
@@ -200,7 +198,7 @@ fn handshake(
     check: Check,
     provider: Arc<CryptoProvider>,
 ) -> Result<(StreamOwned<ClientConnection, TcpStream>, Fingerprint), Error> {
-    let (_, name) = tls_name(server)?;
+    let name = tls_name(server)?;
     let seen = Arc::new(Mutex::new(Seen::default()));
     let verifier = AgentVerifier {
         server: server.split('#').next().unwrap_or(server).to_string(),
@@ -249,10 +247,11 @@ pub fn connect(
     trust: &Trust,
     provider: Arc<CryptoProvider>,
 ) -> Result<AgentStream, Error> {
-    if *trust == Trust::InsecurePlaintext {
-        return Ok(AgentStream::Plain(tcp));
-    }
-    let check = check_of(server, trust, &provider)?;
+    let check = match trust {
+        Trust::InsecurePlaintext => return Ok(AgentStream::Plain(tcp)),
+        Trust::Pinned(pin) => Check::Pin(*pin),
+        Trust::CaFile(path) => ca_check(server, path, &provider)?,
+    };
     let (stream, _) = handshake(tcp, server, check, provider)?;
     Ok(AgentStream::Tls(Box::new(stream)))
 }
