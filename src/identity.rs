@@ -5,7 +5,6 @@ use core::cell::RefCell;
 use zeroize::Zeroize;
 
 use crate::dsrestore::backup::types::{AuthIdentity, Error};
-use crate::error::invalid_parameter;
 
 thread_local! {
     static IDENTITY: RefCell<Option<AuthIdentity>> = const { RefCell::new(None) };
@@ -15,7 +14,10 @@ thread_local! {
 pub fn set(identity: Option<AuthIdentity>) -> Result<(), Error> {
     if let Some(id) = &identity {
         if id.user.is_empty() {
-            return Err(invalid_parameter("auth-identity.user is empty"));
+            return Err(Error {
+                code: dsrestore_protocol::codes::ERROR_INVALID_PARAMETER,
+                message: "auth-identity.user is empty".into(),
+            });
         }
     }
     IDENTITY.with(|slot| {

@@ -1,16 +1,16 @@
 //! The dsrestore guest: implements the `client` world of `wit/backup.wit`
 //! (both `restore-client` and `backup-client`).
 //!
-//! It holds the DsRestore* protocol and the per-context state machine; it reaches
-//! targets only through the host's `binding-transport`.
+//! The DsRestore*/DsBackup* logic and the state machines are the
+//! `dsrestore-client` crate (`client/`); this crate is the layer between it
+//! and the WIT: the types converted both ways, the identity of
+//! `set-auth-identity`, and bindings opened through the host's
+//! `binding-transport`.
 #![cfg_attr(not(target_family = "wasm"), allow(dead_code))]
 
-mod backup;
-mod context;
-mod error;
+mod convert;
 mod identity;
-mod link;
-mod server_name;
+mod resources;
 
 wit_bindgen::generate!({
     path: "wit",
@@ -18,59 +18,69 @@ wit_bindgen::generate!({
 });
 
 use dsrestore::backup::types::{AuthIdentity, BackupType, Error, RestoreFlags};
-use dsrestore_protocol::Request;
 use exports::dsrestore::backup::backup_client::{self, BackupContext};
 use exports::dsrestore::backup::restore_client::{Guest, RestoreContext};
 
-use crate::context::Context;
-use crate::link::Link;
+use crate::convert::{backup_type, restore_type, to_wit};
+use crate::resources::{Backup, HostBinder, Restore};
 
 struct Component;
 
 impl Guest for Component {
-    type RestoreContext = Context;
+    type RestoreContext = Restore;
 
     fn set_auth_identity(identity: Option<AuthIdentity>) -> Result<(), Error> {
         identity::set(identity)
     }
 
     fn is_ntds_online(server: String) -> Result<bool, Error> {
-        let server = server_name::normalize(&server)?;
-        Link::connect(&server)?.request(&Request::IsNtdsOnline)
+        dsrestore_client::is_ntds_online(&HostBinder, &server).map_err(to_wit)
     }
 
     fn prepare(
         server: String,
-        restore_type: RestoreFlags,
+        restore_type_flags: RestoreFlags,
         expiry_token: Option<Vec<u8>>,
     ) -> Result<RestoreContext, Error> {
-        Context::prepare(&server, restore_type, expiry_token).map(RestoreContext::new)
+        dsrestore_client::RestoreContext::prepare(
+            &HostBinder,
+            &server,
+            restore_type(restore_type_flags),
+            expiry_token,
+        )
+        .map(|context| RestoreContext::new(Restore(context)))
+        .map_err(to_wit)
     }
 
     fn end(hbc: RestoreContext) -> Result<(), Error> {
-        hbc.into_inner::<Context>().end()
+        hbc.into_inner::<Restore>().0.end().map_err(to_wit)
     }
 
     fn set_current_backup_log(server: String, log_number: u32) -> Result<(), Error> {
-        let server = server_name::normalize(&server)?;
-        Link::connect(&server)?.request(&Request::SetCurrentBackupLog { log_number })
+        dsrestore_client::set_current_backup_log(&HostBinder, &server, log_number).map_err(to_wit)
     }
 }
 
 impl backup_client::Guest for Component {
-    type BackupContext = backup::BackupContext;
+    type BackupContext = Backup;
 
     fn prepare(
         server: String,
         grbit: u32,
-        backup_type: BackupType,
+        kind: BackupType,
     ) -> Result<(BackupContext, Vec<u8>), Error> {
-        let (context, token) = backup::BackupContext::prepare(&server, grbit, backup_type)?;
-        Ok((BackupContext::new(context), token))
+        let (context, token) = dsrestore_client::BackupContext::prepare(
+            &HostBinder,
+            &server,
+            grbit,
+            backup_type(kind),
+        )
+        .map_err(to_wit)?;
+        Ok((BackupContext::new(Backup(context)), token))
     }
 
     fn end(hbc: BackupContext) -> Result<(), Error> {
-        hbc.into_inner::<backup::BackupContext>().end()
+        hbc.into_inner::<Backup>().0.end().map_err(to_wit)
     }
 }
 

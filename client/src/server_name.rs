@@ -5,10 +5,7 @@
 //! `local:<dir>` names an embedded target, `tcp://host:port` an agent, whose host
 //! part must not contain `_` either.
 
-use dsrestore_protocol::ServerName;
-
-use crate::dsrestore::backup::types::Error;
-use crate::error::invalid_parameter;
+use dsrestore_protocol::{Error, ServerName};
 
 /// The longest server name accepted, in bytes.
 const MAX_LEN: usize = 4096;
@@ -16,19 +13,21 @@ const MAX_LEN: usize = 4096;
 /// Checks `server` and returns the name to open a binding with.
 pub fn normalize(server: &str) -> Result<String, Error> {
     if server.len() > MAX_LEN {
-        return Err(invalid_parameter(format!(
+        return Err(Error::invalid_parameter(format!(
             "server name of {} bytes is longer than {MAX_LEN}",
             server.len()
         )));
     }
     if server.chars().any(char::is_control) {
-        return Err(invalid_parameter(format!(
+        return Err(Error::invalid_parameter(format!(
             "server name {server:?} contains a control character"
         )));
     }
     if let ServerName::Local { dir } = ServerName::parse(server) {
         if dir.is_empty() {
-            return Err(invalid_parameter("server name \"local:\" has no directory"));
+            return Err(Error::invalid_parameter(
+                "server name \"local:\" has no directory",
+            ));
         }
         return Ok(server.to_string());
     }
@@ -40,12 +39,12 @@ pub fn normalize(server: &str) -> Result<String, Error> {
         }
     };
     if host.is_empty() {
-        return Err(invalid_parameter(format!(
+        return Err(Error::invalid_parameter(format!(
             "server name {server:?} has no host"
         )));
     }
     if host.contains('_') {
-        return Err(invalid_parameter(format!(
+        return Err(Error::invalid_parameter(format!(
             "server name {server:?} contains '_', which DsRestorePrepare does not allow"
         )));
     }
