@@ -20,6 +20,7 @@ mod restore_lock;
 pub mod sample;
 mod server;
 mod settings;
+mod stamp;
 mod token;
 mod upload;
 
@@ -132,6 +133,8 @@ pub struct TargetStatus {
 #[derive(Debug)]
 pub struct Target {
     layout: Layout,
+    /// The device and inode of the root directory when it was opened.
+    root_id: (u64, u64),
     name: String,
     audit: audit::Audit,
     next_session: AtomicU64,
@@ -154,6 +157,9 @@ struct Inner {
     /// The sessions restoring another server's backup (to-other-server),
     /// with that server's name, for the record.
     from_other_server: HashMap<u64, String>,
+    /// The stamps of the settings and record files whose contents are in
+    /// `settings` and `record`, once they can be trusted (see [`stamp`]).
+    stamps: Option<[stamp::Stamp; 2]>,
 }
 
 /// The first session id of this process: random high 32 bits (the record
@@ -209,10 +215,42 @@ pub(crate) fn now() -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
-/// The process-wide registry of open targets, by canonical root.
-fn registry() -> &'static Mutex<HashMap<PathBuf, Weak<Target>>> {
-    static REGISTRY: OnceLock<Mutex<HashMap<PathBuf, Weak<Target>>>> = OnceLock::new();
+/// The process-wide registry of open targets: by canonical root, and by the
+/// path a caller named them with (`aliases`), so that opening a target again
+/// by the same name costs two `stat`s instead of resolving every component
+/// of the path.
+#[derive(Default)]
+struct Registry {
+    by_root: HashMap<PathBuf, Weak<Target>>,
+    aliases: HashMap<PathBuf, Weak<Target>>,
+}
+
+/// The most names the registry remembers: every spelling of a path is one
+/// (`/srv/dc1`, `/srv/./dc1`), and callers choose them.
+const MAX_ALIASES: usize = 1024;
+
+impl Registry {
+    fn alias(&mut self, dir: &Path, target: &Arc<Target>) {
+        if self.aliases.len() >= MAX_ALIASES {
+            self.aliases.retain(|_, t| t.strong_count() > 0);
+            if self.aliases.len() >= MAX_ALIASES {
+                self.aliases.clear();
+            }
+        }
+        self.aliases
+            .insert(dir.to_path_buf(), Arc::downgrade(target));
+    }
+}
+
+fn registry() -> &'static Mutex<Registry> {
+    static REGISTRY: OnceLock<Mutex<Registry>> = OnceLock::new();
     REGISTRY.get_or_init(Default::default)
+}
+
+/// The device and inode of a directory: what it is, whatever path names it.
+fn dir_id(metadata: &std::fs::Metadata) -> (u64, u64) {
+    use std::os::unix::fs::MetadataExt;
+    (metadata.dev(), metadata.ino())
 }
 
 impl Target {
@@ -256,15 +294,36 @@ impl Target {
     /// Opens the target in `dir`, sharing the instance other callers of this
     /// process already opened.
     pub fn open(dir: &Path) -> Result<Arc<Target>, Error> {
+        let mut registry = registry().lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(target) = registry.aliases.get(dir).and_then(Weak::upgrade) {
+            // Still the same directory: `dir` resolves to it, and its
+            // canonical root is still that directory and not a link.
+            let named = std::fs::metadata(dir).map(|m| dir_id(&m));
+            let root = std::fs::symlink_metadata(target.layout.root()).map(|m| dir_id(&m));
+            if matches!((named, root), (Ok(a), Ok(b)) if a == target.root_id && b == target.root_id)
+            {
+                return Ok(target);
+            }
+        }
         let root = dir.canonicalize().map_err(|e| {
             Error::new(
                 codes::HR_COULD_NOT_CONNECT,
                 format!("no target at {}: {e}", dir.display()),
             )
         })?;
-        let mut registry = registry().lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(target) = registry.get(&root).and_then(Weak::upgrade) {
-            return Ok(target);
+        let root_id = std::fs::symlink_metadata(&root)
+            .map(|m| dir_id(&m))
+            .map_err(|e| {
+                Error::new(
+                    codes::HR_COULD_NOT_CONNECT,
+                    format!("no target at {}: {e}", dir.display()),
+                )
+            })?;
+        if let Some(target) = registry.by_root.get(&root).and_then(Weak::upgrade) {
+            if target.root_id == root_id {
+                registry.alias(dir, &target);
+                return Ok(target);
+            }
         }
         let layout = Layout::new(root.clone());
         let settings = settings::load(&layout.state_dir()).map_err(|e| {
@@ -287,6 +346,7 @@ impl Target {
         let record = record::load(&layout.state_dir())
             .map_err(|e| Error::io("reading the restore-in-progress record", e))?;
         let target = Arc::new(Target {
+            root_id,
             audit: audit::Audit::new(&layout.state_dir()),
             name: settings.name.clone(),
             layout,
@@ -299,27 +359,53 @@ impl Target {
                 restore_lock: None,
                 recovered: None,
                 from_other_server: HashMap::new(),
+                stamps: None,
             }),
         });
         target.recover_if_idle();
-        registry.retain(|_, t| t.strong_count() > 0);
-        registry.insert(root, Arc::downgrade(&target));
+        registry.by_root.retain(|_, t| t.strong_count() > 0);
+        registry.by_root.insert(root, Arc::downgrade(&target));
+        registry.alias(dir, &target);
         Ok(target)
     }
 
-    /// The target's state, re-read from disk: another process (the CLI taking
-    /// the target offline while an agent serves it) may have changed it, and
-    /// the files are the truth. Every change is written to disk before it is
-    /// made in memory, so re-reading never loses one. Live sessions and the
+    /// The target's state, as on disk: another process (the CLI taking the
+    /// target offline while an agent serves it) may have changed it, and the
+    /// files are the truth. The files are re-read only when their stamps
+    /// (one `lstat` each) moved since they were read, or were too recent to
+    /// trust ([`stamp`]). Every change is written to disk before it is made
+    /// in memory, so re-reading never loses one. Live sessions and the
     /// interlock belong to this process and are not on disk.
     fn lock(&self) -> MutexGuard<'_, Inner> {
         let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         let state = self.layout.state_dir();
-        if let Ok(settings) = settings::load(&state) {
+        let now = SystemTime::now();
+        let stamps = [
+            stamp::Stamp::of(&state.join(settings::FILE_NAME)),
+            stamp::Stamp::of(&record::path(&state)),
+        ];
+        if let [Some(settings_stamp), Some(record_stamp)] = stamps {
+            if inner.stamps == Some([settings_stamp, record_stamp]) {
+                return inner;
+            }
+        }
+        inner.stamps = None;
+        let settings = settings::load(&state);
+        let record = record::load(&state);
+        let read_whole = settings.is_ok() && record.is_ok();
+        if let Ok(settings) = settings {
             inner.settings = settings;
         }
-        if let Ok(record) = record::load(&state) {
+        if let Ok(record) = record {
             inner.record = record;
+        }
+        // Trusted only when both were read, their stamps were taken before
+        // the reads (a change in between moves the stamp: read again next
+        // time), and neither is too recent.
+        if let ([Some(a), Some(b)], true) = (stamps, read_whole) {
+            if a.is_settled(now) && b.is_settled(now) {
+                inner.stamps = Some([a, b]);
+            }
         }
         inner
     }

@@ -59,7 +59,7 @@ impl ServerConnection {
                     Request::RegisterComplete { restore_state } => Some(*restore_state),
                     _ => None,
                 };
-                let session_before = self.session.map(|s| s.id);
+                let session_before = self.session;
                 let reply = self.dispatch(request);
                 if let Err(e) = &reply {
                     tracing::debug!(target = %self.target.name(), peer = %self.peer, op, code = format_args!("{:#010x}", e.code), "{}", e.message);
@@ -84,22 +84,26 @@ impl ServerConnection {
         reply.unwrap_or_else(|e| encode(&Reply::<()>::Err(e)))
     }
 
-    /// Records a restore step in the target's audit log; the steps that
-    /// change the target durably.
+    /// Records a restore step in the target's audit log, durably (fsynced
+    /// before the reply leaves) when the step changes the target or ends a
+    /// session that could have: a restricted session (no expiry token) can
+    /// only read the target's locations, so its end is logged without a
+    /// flush of its own.
     fn audit(
         &self,
         op: &str,
-        session_before: Option<u64>,
+        session_before: Option<ServerSession>,
         restore_state: Option<u32>,
         outcome: Result<(), &Error>,
     ) {
+        let session = self.session.or(session_before);
         let durable = match op {
-            "register" | "place-files" | "register-complete" | "restore-end" => true,
+            "register" | "place-files" | "register-complete" => true,
+            "restore-end" => !session.is_some_and(|s| s.restricted),
             "restore-prepare" => false,
             _ => return,
         };
-        let session = self.session.map(|s| s.id).or(session_before);
-        let mut event = AuditEvent::new(op, &self.peer, session, outcome);
+        let mut event = AuditEvent::new(op, &self.peer, session.map(|s| s.id), outcome);
         if let (Some(state), true) = (restore_state, event.ok) {
             event.code = Some(state);
             event.detail = Some(format!("restore state {state:#010x}"));
@@ -406,7 +410,7 @@ impl Drop for ServerConnection {
         if let Some(s) = self.session {
             let mut event = AuditEvent::new("restore-end", &self.peer, Some(s.id), Ok(()));
             event.detail = Some("the binding closed without restore-end".into());
-            self.target.audit().record(&event, true);
+            self.target.audit().record(&event, !s.restricted);
         }
         if let Some(s) = self.session.take() {
             self.target
