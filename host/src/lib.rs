@@ -30,6 +30,7 @@ mod limiter;
 mod runtime;
 mod sandbox;
 mod session;
+mod spares;
 mod state;
 mod stats;
 pub mod transport;

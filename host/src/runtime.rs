@@ -14,8 +14,9 @@ use crate::engine::{client_pre, Pool};
 use crate::error::Error;
 use crate::guests::RESTORE_GUEST;
 use crate::handles::{self, HandleTable};
-use crate::sandbox::Sandbox;
+use crate::sandbox::{Sandbox, Seat};
 use crate::session::{EndReport, Session};
+use crate::spares::{Spares, EXTRA_INSTANCES};
 use crate::state::{SessionState, Shared};
 use crate::stats::Stats;
 use crate::transport::{Identity, Transport};
@@ -40,21 +41,25 @@ fn pool_of(limits: &Limits) -> Result<Pool, Error> {
                 limits.max_sessions
             ))
         })?;
+    // The pool also holds the runtime's spare instances (made ahead, torn
+    // down behind).
+    let instances = sessions + EXTRA_INSTANCES;
     if let Some(allowed) = max_map_count() {
-        let needed = u64::from(sessions) * MAPPINGS_PER_SESSION + MAPPINGS_OF_THE_PROCESS;
+        let needed = u64::from(instances) * MAPPINGS_PER_SESSION + MAPPINGS_OF_THE_PROCESS;
         if needed > allowed {
             return Err(invalid(format!(
                 "Limits::max_sessions of {sessions} needs about {needed} memory mappings \
                  ({MAPPINGS_PER_SESSION} a session), and the kernel allows {allowed} \
                  (vm.max_map_count): lower max_sessions to {}, or raise the kernel's limit \
                  (sysctl vm.max_map_count={})",
-                allowed.saturating_sub(MAPPINGS_OF_THE_PROCESS) / MAPPINGS_PER_SESSION,
+                (allowed.saturating_sub(MAPPINGS_OF_THE_PROCESS) / MAPPINGS_PER_SESSION)
+                    .saturating_sub(u64::from(EXTRA_INSTANCES)),
                 needed.next_power_of_two()
             )));
         }
     }
     Ok(Pool {
-        sessions,
+        sessions: instances,
         memory_bytes: limits.max_memory_bytes,
     })
 }
@@ -85,6 +90,18 @@ pub struct Runtime {
     shared: Arc<Shared>,
     handles: HandleTable,
     identity: Mutex<Option<Identity>>,
+    spares: Arc<Spares>,
+    keeper: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for Runtime {
+    /// Stops the spares' thread, which drops the instances it holds.
+    fn drop(&mut self) {
+        self.spares.stop();
+        if let Some(keeper) = self.keeper.take() {
+            let _ = keeper.join();
+        }
+    }
 }
 
 impl Runtime {
@@ -101,12 +118,21 @@ impl Runtime {
             counters: Default::default(),
             open_sessions: Default::default(),
         });
+        let (spares, keeper) =
+            Spares::start(prepared.pre.clone(), Arc::clone(&shared)).map_err(|e| {
+                Error::new(
+                    dsrestore_protocol::codes::HR_ERROR,
+                    format!("starting the thread that keeps spare sandboxes: {e}"),
+                )
+            })?;
         Ok(Runtime {
             pre: prepared.pre,
             precompiled: prepared.precompiled,
             shared,
             handles: HandleTable::new(),
             identity: Mutex::new(None),
+            spares,
+            keeper: Some(keeper),
         })
     }
 
@@ -132,9 +158,15 @@ impl Runtime {
         *self.identity.lock().unwrap_or_else(|p| p.into_inner()) = identity;
     }
 
-    /// A fresh sandbox with the runtime's identity set in its guest.
+    /// A fresh sandbox, a session now, with the runtime's identity set in
+    /// its guest: a spare if one is ready, else one made here.
     fn sandbox(&self) -> Result<Sandbox, Error> {
-        let mut sandbox = Sandbox::new(&self.pre, &self.shared)?;
+        let seat = Seat::take(&self.shared)?;
+        let mut sandbox = match self.spares.take() {
+            Some(spare) => spare,
+            None => Sandbox::new(&self.pre, &self.shared)?,
+        };
+        sandbox.start(seat, Some(Arc::clone(&self.spares)));
         let identity = self
             .identity
             .lock()

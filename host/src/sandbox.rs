@@ -3,6 +3,11 @@
 //! a dead sandbox (never into a panic, and never into another session's
 //! problem). Dropping a sandbox closes the bindings its guest left open and
 //! counts them as leaked.
+//!
+//! A sandbox is made without a session (the runtime's spares are made ahead,
+//! see [`crate::spares`]) and becomes one when it takes a [`Seat`]; a sandbox
+//! that ended cleanly (no binding open, no trap) is torn down by the spares'
+//! thread instead of the caller's.
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -16,6 +21,7 @@ use crate::bindings::dsrestore::backup::types;
 use crate::bindings::Client;
 use crate::engine::ticks;
 use crate::error::Error;
+use crate::spares::Spares;
 use crate::state::{SessionState, Shared};
 use crate::stats::Counters;
 
@@ -24,23 +30,31 @@ static NEXT_SESSION: AtomicU64 = AtomicU64::new(1);
 
 pub(crate) struct Sandbox {
     pub id: u64,
-    store: Store<SessionState>,
-    /// Its place among the runtime's `max_sessions`, given back on drop
-    /// (after the store: the fields drop in order).
-    _seat: Seat,
-    guest: Client,
+    /// The instance; `None` only in `drop`, once handed to the spares' thread.
+    live: Option<Live>,
+    /// Its place among the runtime's `max_sessions`, once it is a session;
+    /// given back on drop.
+    seat: Option<Seat>,
+    /// Where a cleanly ended sandbox is torn down.
+    spares: Option<Arc<Spares>>,
     /// Set once the guest trapped: the store is poisoned and is never entered again.
     dead: Option<Error>,
     finished: bool,
 }
 
+/// A guest instance and its store.
+pub(crate) struct Live {
+    store: Store<SessionState>,
+    guest: Client,
+}
+
 impl Sandbox {
+    /// A new instance of the guest, not yet a session.
     pub fn new(
         pre: &crate::bindings::ClientPre<SessionState>,
         shared: &Arc<Shared>,
     ) -> Result<Sandbox, Error> {
         let id = NEXT_SESSION.fetch_add(1, Ordering::Relaxed);
-        let seat = Seat::take(shared, id)?;
         let mut store = Store::new(pre.engine(), SessionState::new(id, Arc::clone(shared)));
         store.limiter(|s| &mut s.limiter);
         // The deadline bounds each stretch of guest execution: when the epoch
@@ -80,14 +94,37 @@ impl Sandbox {
                 format!("session {id}: instantiating the guest failed: {e:#}"),
             )
         })?;
-        Counters::add(&shared.counters.sessions_started, 1);
         Ok(Sandbox {
             id,
-            store,
-            _seat: seat,
-            guest,
+            live: Some(Live { store, guest }),
+            seat: None,
+            spares: None,
             dead: None,
             finished: false,
+        })
+    }
+
+    /// Makes this sandbox a session, in `seat`; when it ends cleanly,
+    /// `spares` tears it down.
+    pub fn start(&mut self, seat: Seat, spares: Option<Arc<Spares>>) {
+        Counters::add(&seat.0.counters.sessions_started, 1);
+        self.seat = Some(seat);
+        self.spares = spares;
+    }
+
+    fn live(&mut self) -> &mut Live {
+        self.live
+            .as_mut()
+            .expect("a sandbox's instance is present until it is dropped")
+    }
+
+    /// The guest's `set-auth-identity(none)`: a real call that leaves the
+    /// guest as it was made, run on a spare so that its first pages (stack,
+    /// heap) are touched before a session needs them.
+    pub fn warm(&mut self) -> Result<(), Error> {
+        self.call("set-auth-identity", |g, s| {
+            g.dsrestore_backup_restore_client()
+                .call_set_auth_identity(s, None)
         })
     }
 
@@ -110,7 +147,8 @@ impl Sandbox {
             ));
         }
         self.arm_deadline();
-        match f(&self.guest, &mut self.store) {
+        let live = self.live();
+        match f(&live.guest, &mut live.store) {
             Ok(result) => result.map_err(Error::from),
             Err(trap) => Err(self.kill(op, trap)),
         }
@@ -122,34 +160,37 @@ impl Sandbox {
             return;
         }
         self.arm_deadline();
-        if let Err(trap) = context.resource_drop(&mut self.store) {
+        if let Err(trap) = context.resource_drop(&mut self.live().store) {
             self.kill("restore-context drop", trap);
         }
     }
 
     /// Starts a stretch of guest execution bounded by the call timeout.
     fn arm_deadline(&mut self) {
-        let timeout = self.store.data().shared.limits.call_timeout;
-        self.store.data_mut().guest_since = Instant::now();
-        self.store.set_epoch_deadline(ticks(timeout));
+        let store = &mut self.live().store;
+        let timeout = store.data().shared.limits.call_timeout;
+        store.data_mut().guest_since = Instant::now();
+        store.set_epoch_deadline(ticks(timeout));
     }
 
     fn kill(&mut self, op: &str, trap: wasmtime::Error) -> Error {
+        let id = self.id;
+        let state = self.live().store.data();
         let code = match trap.downcast_ref::<Trap>() {
             Some(Trap::Interrupt) => codes::ERROR_TIMEOUT,
             // The limiter refused a growth: that is what trapped.
-            _ if self.store.data().limiter.refused().is_some() => codes::ERROR_NOT_ENOUGH_MEMORY,
+            _ if state.limiter.refused().is_some() => codes::ERROR_NOT_ENOUGH_MEMORY,
             _ => codes::HR_ERROR,
         };
-        let stderr = self.store.data().stderr_text();
-        let mut message = format!("session {}: the guest trapped in {op}: {trap:#}", self.id);
+        let stderr = state.stderr_text();
+        let mut message = format!("session {id}: the guest trapped in {op}: {trap:#}");
         if !stderr.is_empty() {
             message.push_str(&format!("; guest stderr: {stderr}"));
         }
         message.push_str("; the session is dead: end it and prepare a new one");
-        tracing::error!(session = self.id, op, "{message}");
+        tracing::error!(session = id, op, "{message}");
         let error = Error::new(code, message);
-        Counters::add(&self.store.data().shared.counters.sessions_trapped, 1);
+        Counters::add(&state.shared.counters.sessions_trapped, 1);
         self.dead = Some(error.clone());
         error
     }
@@ -161,13 +202,17 @@ impl Sandbox {
             return 0;
         }
         self.finished = true;
-        let state = self.store.data();
+        if self.seat.is_none() {
+            return 0; // a spare: never a session
+        }
+        let id = self.id;
+        let state = self.live().store.data();
         let leaked = state.open_bindings();
         Counters::add(&state.shared.counters.sessions_finished, 1);
         if leaked > 0 {
             Counters::add(&state.shared.counters.bindings_leaked, leaked as u64);
             tracing::warn!(
-                session = self.id,
+                session = id,
                 leaked,
                 "the session left bindings open; the host closes them"
             );
@@ -179,15 +224,38 @@ impl Sandbox {
 impl Drop for Sandbox {
     fn drop(&mut self) {
         self.finish();
-        // The store (and with it every binding still in its table) drops next.
+        let Some(live) = self.live.take() else {
+            return;
+        };
+        // A clean end holds nothing of anyone else's: its teardown (the
+        // instance's memory given back, with the TLB flushes that costs) is
+        // done behind the caller's back. A sandbox with bindings still open
+        // closes them here and now, and a dead one is not handed on.
+        let clean = self.dead.is_none() && live.store.data().open_bindings() == 0;
+        let live = match (&self.spares, clean) {
+            (Some(spares), true) => spares.retire(live),
+            _ => Some(live),
+        };
+        // The store (and with it every binding still in its table) drops
+        // here unless it was handed on; the seat after it.
+        let torn_down = live.is_none();
+        drop(live);
+        if let Some(seat) = self.seat.take() {
+            let shared = Arc::clone(&seat.0);
+            drop(seat);
+            if !torn_down {
+                trim_if_idle(&shared);
+            }
+        }
     }
 }
 
-/// One of a runtime's `max_sessions` places, held while a sandbox lives.
-struct Seat(Arc<Shared>);
+/// One of a runtime's `max_sessions` places, held while a session's sandbox
+/// lives.
+pub(crate) struct Seat(Arc<Shared>);
 
 impl Seat {
-    fn take(shared: &Arc<Shared>, id: u64) -> Result<Seat, Error> {
+    pub fn take(shared: &Arc<Shared>) -> Result<Seat, Error> {
         let max = shared.limits.max_sessions;
         let open: &AtomicUsize = &shared.open_sessions;
         open.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
@@ -197,7 +265,7 @@ impl Seat {
             Error::new(
                 codes::RPC_S_OUT_OF_RESOURCES,
                 format!(
-                    "session {id}: {max} sessions are open, the runtime's limit \
+                    "a new session is refused: {max} sessions are open, the runtime's limit \
                          (Limits::max_sessions): end one, or raise the limit"
                 ),
             )
@@ -208,12 +276,20 @@ impl Seat {
 
 impl Drop for Seat {
     fn drop(&mut self) {
-        let was = self.0.open_sessions.fetch_sub(1, Ordering::AcqRel);
-        let ended = ENDED_SINCE_TRIM.fetch_add(1, Ordering::AcqRel) + 1;
-        if was == 1 && ended >= TRIM_AFTER {
-            ENDED_SINCE_TRIM.store(0, Ordering::Release);
-            return_free_memory();
-        }
+        self.0.open_sessions.fetch_sub(1, Ordering::AcqRel);
+        ENDED_SINCE_TRIM.fetch_add(1, Ordering::AcqRel);
+    }
+}
+
+/// Once a runtime has no session open, after a burst of them (at least
+/// [`TRIM_AFTER`] ended since the last time), gives the heap's free pages
+/// back to the kernel. Called after a session's instance is torn down.
+pub(crate) fn trim_if_idle(shared: &Shared) {
+    if shared.open_sessions.load(Ordering::Acquire) == 0
+        && ENDED_SINCE_TRIM.load(Ordering::Acquire) >= TRIM_AFTER
+        && ENDED_SINCE_TRIM.swap(0, Ordering::AcqRel) >= TRIM_AFTER
+    {
+        return_free_memory();
     }
 }
 

@@ -14,5 +14,6 @@ mod precompiled;
 mod restore_session;
 mod round_trip;
 mod scenario_table;
+mod spares;
 mod trap_isolation;
 mod upload;
