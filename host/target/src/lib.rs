@@ -219,17 +219,38 @@ pub(crate) fn now() -> u64 {
 /// path a caller named them with (`aliases`), so that opening a target again
 /// by the same name costs two `stat`s instead of resolving every component
 /// of the path.
+///
+/// It also keeps the [`KEPT_OPEN`] targets opened last open when nobody holds
+/// them, so that a runtime that binds to a target once per call (DsIsNTDSOnline,
+/// every restricted session) does not read its state and look for what a dead
+/// restore left every time.
 #[derive(Default)]
 struct Registry {
     by_root: HashMap<PathBuf, Weak<Target>>,
     aliases: HashMap<PathBuf, Weak<Target>>,
+    recent: std::collections::VecDeque<Arc<Target>>,
 }
+
+/// How many targets the registry keeps open after their last user is gone.
+const KEPT_OPEN: usize = 16;
 
 /// The most names the registry remembers: every spelling of a path is one
 /// (`/srv/dc1`, `/srv/./dc1`), and callers choose them.
 const MAX_ALIASES: usize = 1024;
 
 impl Registry {
+    /// `target` was opened: it is the last one used.
+    fn used(&mut self, target: &Arc<Target>) -> Arc<Target> {
+        if let Some(i) = self.recent.iter().position(|t| Arc::ptr_eq(t, target)) {
+            self.recent.remove(i);
+        }
+        if self.recent.len() >= KEPT_OPEN {
+            self.recent.pop_back();
+        }
+        self.recent.push_front(Arc::clone(target));
+        Arc::clone(target)
+    }
+
     fn alias(&mut self, dir: &Path, target: &Arc<Target>) {
         if self.aliases.len() >= MAX_ALIASES {
             self.aliases.retain(|_, t| t.strong_count() > 0);
@@ -302,7 +323,7 @@ impl Target {
             let root = std::fs::symlink_metadata(target.layout.root()).map(|m| dir_id(&m));
             if matches!((named, root), (Ok(a), Ok(b)) if a == target.root_id && b == target.root_id)
             {
-                return Ok(target);
+                return Ok(registry.used(&target));
             }
         }
         let root = dir.canonicalize().map_err(|e| {
@@ -322,7 +343,7 @@ impl Target {
         if let Some(target) = registry.by_root.get(&root).and_then(Weak::upgrade) {
             if target.root_id == root_id {
                 registry.alias(dir, &target);
-                return Ok(target);
+                return Ok(registry.used(&target));
             }
         }
         let layout = Layout::new(root.clone());
@@ -366,7 +387,7 @@ impl Target {
         registry.by_root.retain(|_, t| t.strong_count() > 0);
         registry.by_root.insert(root, Arc::downgrade(&target));
         registry.alias(dir, &target);
-        Ok(target)
+        Ok(registry.used(&target))
     }
 
     /// The target's state, as on disk: another process (the CLI taking the

@@ -132,5 +132,20 @@ fn a_target_moved_away_and_replaced_is_not_the_one_opened() {
     // And a name that no longer exists is no target at all.
     std::fs::remove_dir_all(&path).unwrap();
     let e = Target::open(&path).unwrap_err();
-    assert_eq!(e.code, dsrestore_protocol::codes::HR_COULD_NOT_CONNECT, "{e}");
+    assert_eq!(
+        e.code,
+        dsrestore_protocol::codes::HR_COULD_NOT_CONNECT,
+        "{e}"
+    );
+}
+
+#[test]
+fn a_target_nobody_holds_stays_open_for_the_next_caller() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = target(dir.path(), "dc1").layout().root().to_path_buf();
+    let first = Arc::downgrade(&Target::open(&path).unwrap());
+    // Every strong reference of this test is gone; the target is still open,
+    // and the next open is that target.
+    let again = Target::open(&path).unwrap();
+    assert!(Arc::ptr_eq(&first.upgrade().expect("kept open"), &again));
 }
