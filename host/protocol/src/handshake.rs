@@ -109,7 +109,7 @@ mod client {
     use super::{hello, welcome_of, Authenticated, Credentials};
     use crate::codes;
     use crate::framing::{payload_len, read_frame, write_frame, FRAME_HEADER_LEN};
-    use crate::Error;
+    use crate::{encode, Error, Reply, Request};
 
     /// The error of a call whose frame I/O failed with `e`: ERROR_TIMEOUT for
     /// a timeout, RPC_X_BAD_STUB_DATA for an oversized frame, else
@@ -140,11 +140,28 @@ mod client {
     /// A client's connection to an agent over a byte stream: authenticated
     /// when made, then one frame out and one frame back per call. After an
     /// I/O error it is out of step with the agent, and every later call fails.
+    ///
+    /// With [`FramedClient::pipeline_put_data`], put-data requests do not
+    /// wait for their replies: up to `window` of them are in flight at once
+    /// (the agent answers in order), so the client reads and sends the next
+    /// chunk while the agent stores the last. A put-data's call returns
+    /// success when it is sent; the replies are read before the next
+    /// request of any other kind is sent, or when the window is full. The
+    /// first reply that is not a plain success (a refused chunk) is kept and
+    /// returned by the next call *instead of* sending that call's request:
+    /// its file has failed, and the caller learns it one call late.
     pub struct FramedClient<S> {
         stream: S,
         server: String,
         max_frame_bytes: u32,
         broken: bool,
+        /// Put-data requests sent at most before their replies are read; 0
+        /// for one reply per call.
+        window: usize,
+        /// Put-data requests sent whose replies are not read yet.
+        in_flight: usize,
+        /// The first put-data reply that was not a plain success.
+        deferred: Option<Vec<u8>>,
     }
 
     impl<S: Read + Write> FramedClient<S> {
@@ -185,6 +202,9 @@ mod client {
                 server: server.to_string(),
                 max_frame_bytes,
                 broken: false,
+                window: 0,
+                in_flight: 0,
+                deferred: None,
             };
             Ok((client, welcome))
         }
@@ -199,7 +219,15 @@ mod client {
             &mut self.stream
         }
 
-        /// Sends one request and reads its reply (see [`call_failure`]).
+        /// Lets up to `window` put-data requests be in flight (see the type's
+        /// documentation); 0 waits for every reply.
+        pub fn pipeline_put_data(mut self, window: usize) -> Self {
+            self.window = window;
+            self
+        }
+
+        /// Sends one request and returns its reply (see [`call_failure`]);
+        /// with pipelining, a put-data's reply is read later.
         pub fn call(&mut self, request: &[u8]) -> Result<Vec<u8>, Error> {
             if self.broken {
                 return Err(Error::new(
@@ -207,12 +235,32 @@ mod client {
                     format!("{}: the connection broke earlier", self.server),
                 ));
             }
-            write_frame(&mut self.stream, request)
-                .and_then(|()| read_frame(&mut self.stream, self.max_frame_bytes))
-                .map_err(|e| {
-                    self.broken = true;
-                    call_failure(&self.server, &e)
-                })
+            let pipelined = self.window > 0 && Request::is_put_data(request);
+            let limit = if pipelined { self.window - 1 } else { 0 };
+            while self.in_flight > limit {
+                let reply = self.io(|c| read_frame(&mut c.stream, c.max_frame_bytes))?;
+                self.in_flight -= 1;
+                if reply != encode(&Reply::Ok(())) && self.deferred.is_none() {
+                    self.deferred = Some(reply);
+                }
+            }
+            if let Some(refused) = self.deferred.take() {
+                return Ok(refused);
+            }
+            self.io(|c| write_frame(&mut c.stream, request))?;
+            if pipelined {
+                self.in_flight += 1;
+                return Ok(encode(&Reply::Ok(())));
+            }
+            self.io(|c| read_frame(&mut c.stream, c.max_frame_bytes))
+        }
+
+        /// Runs one frame I/O; a failure breaks the connection.
+        fn io<T>(&mut self, f: impl FnOnce(&mut Self) -> io::Result<T>) -> Result<T, Error> {
+            f(self).map_err(|e| {
+                self.broken = true;
+                call_failure(&self.server, &e)
+            })
         }
     }
 }

@@ -125,7 +125,20 @@ pub enum Request {
     BackupEnd,
 }
 
+/// How [`crate::encode`] starts every put-data request: a map of two
+/// entries, `"op": "put-data"` first (serde writes the tag of an internally
+/// tagged enum first).
+const PUT_DATA_PREFIX: &[u8] = b"\xa2\x62op\x68put-data";
+
 impl Request {
+    /// Whether `encoded` is a put-data request as [`crate::encode`] writes
+    /// it: the one request whose reply a client need not wait for before it
+    /// sends the next (a refused put-data fails its file, and a later call
+    /// can say so). Any other encoding is simply not recognised.
+    pub fn is_put_data(encoded: &[u8]) -> bool {
+        encoded.starts_with(PUT_DATA_PREFIX)
+    }
+
     /// The operation's name as it appears on the wire (`"restore-end"`).
     pub fn op(&self) -> &'static str {
         match self {
@@ -234,6 +247,31 @@ mod tests {
     use super::*;
     use crate::{decode, encode};
     use alloc::vec;
+
+    #[test]
+    fn put_data_is_recognised_by_its_encoding_and_nothing_else_is() {
+        for len in [0, 1, 23, 24, 255, 256, 65_535, 65_536, 300_000] {
+            let encoded = encode(&Request::PutData {
+                data: vec![0x5a; len],
+            });
+            assert!(Request::is_put_data(&encoded), "put-data of {len} bytes");
+        }
+        for other in [
+            Request::PutFile {
+                kind: bft::LOG,
+                name: "put-data".into(),
+                size: 1,
+            },
+            Request::PutFileEnd {
+                sha256: "put-data".into(),
+            },
+            Request::IsNtdsOnline,
+            Request::RestoreEnd,
+        ] {
+            assert!(!Request::is_put_data(&encode(&other)), "{other:?}");
+        }
+        assert!(!Request::is_put_data(b""));
+    }
 
     #[test]
     fn every_request_round_trips() {

@@ -28,6 +28,11 @@ pub struct TcpTransport {
     /// its own (`tcp://host:port#sha256:...` does). `None`: such a server is
     /// refused (SEC_E_UNTRUSTED_ROOT) before anything is sent.
     pub trust: Option<Trust>,
+    /// How many put-data requests may be in flight before their replies are
+    /// read (the client sends the next chunk while the agent stores the
+    /// last; see `FramedClient::pipeline_put_data`); 0 waits for each reply.
+    /// The wire is the same either way.
+    pub put_data_window: usize,
 }
 
 impl Default for TcpTransport {
@@ -36,6 +41,7 @@ impl Default for TcpTransport {
             connect_timeout: Duration::from_secs(15),
             max_frame_bytes: MAX_FRAME_BYTES,
             trust: None,
+            put_data_window: 8,
         }
     }
 }
@@ -137,7 +143,7 @@ impl Transport for TcpTransport {
             FramedClient::authenticate(stream, server, credentials, self.max_frame_bytes)?;
         tracing::debug!(%server, target = %welcome.server, "authenticated");
         Ok(Box::new(TcpConnection {
-            client,
+            client: client.pipeline_put_data(self.put_data_window),
             server: server.to_string(),
         }))
     }

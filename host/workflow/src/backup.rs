@@ -7,14 +7,21 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use dsrestore_protocol::{bft, codes, Error, Location};
 
-use crate::context::{BackupContext, Client};
+use crate::context::{BackupContext, Client, FileDelivery};
 use crate::progress::{BackupReport, Progress, Stage};
 use crate::set::{FileKind, SetWriter};
 
-/// The read size of a backup: a multiple of 8192 of at least 24576. Small
-/// enough that every buffer on the way stays in cache and comes from the
-/// heap, not from fresh mmaps (4 MiB reads were 1.8x slower; docs/performance.md).
+/// The read size of a backup of a target in this process or on this
+/// machine's paths (`FileDelivery::LocalCopy`): a multiple of 8192 of at
+/// least 24576. Small enough that every buffer on the way stays in cache and
+/// comes from the heap, not from fresh mmaps (4 MiB reads were 1.8x slower,
+/// and 256 KiB reads 1.5x; docs/performance.md).
 pub const READ_CHUNK: u32 = 64 << 10;
+
+/// The read size of a backup through an agent: each read is a round trip
+/// on the network, which costs more than the copies a larger chunk makes
+/// slower (docs/performance.md).
+pub const REMOTE_READ_CHUNK: u32 = 1 << 20;
 
 fn now() -> u64 {
     SystemTime::now()
@@ -34,7 +41,11 @@ pub fn backup<C: Client>(
     let writer = SetWriter::create(out_dir)?;
     let created_at = now();
     let (mut context, token) = client.prepare_backup(server)?;
-    let copied = copy_out(&mut context, writer, progress);
+    let read_size = match client.file_delivery(server) {
+        FileDelivery::LocalCopy => READ_CHUNK,
+        FileDelivery::Upload => REMOTE_READ_CHUNK,
+    };
+    let copied = copy_out(&mut context, writer, read_size, progress);
     let ended = context.end();
     let (writer, files, bytes) = copied?;
     let leaked_bindings = ended?;
@@ -53,6 +64,7 @@ pub fn backup<C: Client>(
 fn copy_out(
     context: &mut impl BackupContext,
     mut writer: SetWriter,
+    read_size: u32,
     progress: &mut dyn FnMut(&Progress),
 ) -> Result<(SetWriter, usize, u64), Error> {
     let mut entries: Vec<(FileKind, Location)> = Vec::new();
@@ -96,16 +108,16 @@ fn copy_out(
 
     let mut sizes = Vec::with_capacity(entries.len());
     for (_, entry) in &entries {
-        sizes.push(context.open_file(&entry.path, READ_CHUNK)?);
+        sizes.push(context.open_file(&entry.path, read_size)?);
         context.close_file()?;
     }
     let total: u64 = sizes.iter().sum();
     let mut done = 0;
     for ((kind, entry), size) in entries.iter().zip(sizes) {
         let mut file = writer.begin(*kind, &entry.path)?;
-        context.open_file(&entry.path, READ_CHUNK)?;
+        context.open_file(&entry.path, read_size)?;
         loop {
-            match context.read(READ_CHUNK) {
+            match context.read(read_size) {
                 Ok(chunk) => {
                     done += chunk.len() as u64;
                     file.write(chunk)?;
