@@ -3,6 +3,13 @@
 //! mapped, its first pages touched) and leaves its teardown (the instance's
 //! memory decommitted, with the TLB flushes that costs) to that thread.
 //!
+//! The thread works only when the runtime is quiet ([`QUIET`] without a
+//! session starting or ending): making or tearing down an instance beside a
+//! running session competes with it for the process's memory map (page
+//! faults, TLB flushes) and slowed back-to-back sessions threefold. Under
+//! such a load it stays idle, the spares run out and sessions make and tear
+//! down their own instances, as without it.
+//!
 //! Isolation is unchanged: every session still gets an instance no one used
 //! before and that no one uses after it. The spares are not sessions: they
 //! hold no place among `Limits::max_sessions` (the instance pool has room
@@ -30,6 +37,9 @@ pub(crate) const EXTRA_INSTANCES: u32 = (READY + RETIRED) as u32;
 /// an instance (the pool is full: other runtimes with the same limits).
 const RETRY: Duration = Duration::from_millis(100);
 
+/// How long no session may start or end before the thread works.
+const QUIET: Duration = Duration::from_micros(200);
+
 pub(crate) struct Spares {
     state: Mutex<State>,
     wake: Condvar,
@@ -40,6 +50,18 @@ struct State {
     ready: Vec<Sandbox>,
     retired: Vec<Live>,
     stop: bool,
+    /// Sessions started or ended so far (from a spare or not): how the
+    /// thread knows whether the runtime was quiet.
+    activity: u64,
+    /// The thread is blocked until there is work: the next piece of work
+    /// must wake it.
+    idle: bool,
+}
+
+impl State {
+    fn has_work(&self) -> bool {
+        !self.retired.is_empty() || self.ready.len() < READY
+    }
 }
 
 impl Spares {
@@ -63,20 +85,12 @@ impl Spares {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// A ready instance, if there is one.
-    ///
-    /// The thread makes the next one when a session ends (with the teardown
-    /// of its instance), not now: making an instance while a session runs
-    /// competes with it for the process's memory map (page faults, TLB
-    /// flushes). Only the last ready one taken wakes it at once.
+    /// A ready instance, if there is one. Every call counts as activity.
     pub fn take(&self) -> Option<Sandbox> {
         let mut state = self.lock();
+        state.activity += 1;
         let sandbox = state.ready.pop();
-        let empty = state.ready.is_empty();
-        drop(state);
-        if empty {
-            self.wake.notify_one();
-        }
+        self.wake_if_idle(state);
         sandbox
     }
 
@@ -84,13 +98,23 @@ impl Spares {
     /// queue is full (or the thread stopped): the caller drops it.
     pub fn retire(&self, live: Live) -> Option<Live> {
         let mut state = self.lock();
+        state.activity += 1;
         if state.stop || state.retired.len() >= RETIRED {
             return Some(live);
         }
         state.retired.push(live);
-        drop(state);
-        self.wake.notify_one();
+        self.wake_if_idle(state);
         None
+    }
+
+    /// Wakes the thread if it waits for work (not when it only waits for
+    /// the runtime to be quiet: it looks again by itself).
+    fn wake_if_idle(&self, mut state: MutexGuard<'_, State>) {
+        if state.idle && state.has_work() {
+            state.idle = false;
+            drop(state);
+            self.wake.notify_one();
+        }
     }
 
     /// Stops the thread; it drops what it holds and returns.
@@ -100,47 +124,47 @@ impl Spares {
     }
 
     fn keep(&self, pre: &ClientPre<SessionState>, shared: &Arc<Shared>) {
-        let mut failed = false;
+        let mut state = self.lock();
         loop {
-            let mut state = self.lock();
-            loop {
-                if state.stop {
-                    let held = std::mem::take(&mut *state);
-                    drop(state);
-                    drop(held);
-                    return;
-                }
-                if !state.retired.is_empty() || (state.ready.is_empty() && !failed) {
-                    break;
-                }
-                if failed {
-                    state = self
-                        .wake
-                        .wait_timeout(state, RETRY)
-                        .unwrap_or_else(|p| p.into_inner())
-                        .0;
-                    failed = false;
-                } else {
-                    state = self.wake.wait(state).unwrap_or_else(|p| p.into_inner());
-                }
+            if state.stop {
+                let held = std::mem::take(&mut *state);
+                drop(state);
+                drop(held);
+                return;
             }
-            let retired = std::mem::take(&mut state.retired);
-            let wanted = READY.saturating_sub(state.ready.len());
-            drop(state);
-            if !retired.is_empty() {
-                drop(retired);
-                trim_if_idle(shared);
+            if !state.has_work() {
+                state.idle = true;
+                state = self.wake.wait(state).unwrap_or_else(|p| p.into_inner());
+                continue;
             }
-            for _ in 0..wanted {
+            // Wait until no session started or ended for QUIET.
+            let seen = state.activity;
+            state = self
+                .wake
+                .wait_timeout(state, QUIET)
+                .unwrap_or_else(|p| p.into_inner())
+                .0;
+            if state.activity != seen || state.stop {
+                continue;
+            }
+            // One piece of work, then look again.
+            if let Some(live) = state.retired.pop() {
+                drop(state);
+                drop(live);
+                if self.lock().retired.is_empty() {
+                    trim_if_idle(shared);
+                }
+            } else {
+                drop(state);
                 match Sandbox::new(pre, shared).and_then(|mut s| s.warm().map(|()| s)) {
                     Ok(sandbox) => self.lock().ready.push(sandbox),
                     Err(e) => {
                         tracing::debug!("no spare sandbox for now: {e}");
-                        failed = true;
-                        break;
+                        std::thread::sleep(RETRY);
                     }
                 }
             }
+            state = self.lock();
         }
     }
 }
