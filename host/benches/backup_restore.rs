@@ -79,9 +79,18 @@ fn backup(rt: &Runtime, fx: &Fixture, into: &Path) {
     rt.backup(&fx.source, into, &mut |_: &Progress| {}).unwrap();
 }
 
-/// An empty, offline target in `dir` (no database yet: a rebuilt server).
+/// An empty, offline target in `dir` (no database yet: the source server
+/// rebuilt, with its name, since a target refuses another server's backup
+/// unless asked for to-other-server).
 fn empty_target(dir: &Path) -> String {
-    let target = Target::init(dir, InitOptions::default()).unwrap();
+    let target = Target::init(
+        dir,
+        InitOptions {
+            name: Some("source".into()),
+            ..Default::default()
+        },
+    )
+    .unwrap();
     format!("local:{}", target.layout().root().display())
 }
 
