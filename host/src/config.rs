@@ -53,11 +53,13 @@ pub struct Limits {
     pub max_memory_bytes: usize,
     /// Sessions (restore and backup) open at once in this runtime; one more
     /// is refused with RPC_S_OUT_OF_RESOURCES. Instances come from a pool of
-    /// this size, reserved when the first runtime with these limits starts:
-    /// `max_sessions` x (256 + 32) MiB of address space (not of memory), so
-    /// about 400,000 fit a 64-bit process; memory is used only by sessions
-    /// that run, and returns when they end. Each open session also takes 4
-    /// of the kernel's memory mappings: on Linux's default
+    /// this size plus 16 (the runtime's spare instances, made ahead and torn
+    /// down behind, which are not sessions), reserved when the first runtime
+    /// with these limits starts: (`max_sessions` + 16) x (256 + 32) MiB of
+    /// address space (not of memory), so about 400,000 fit a 64-bit process;
+    /// memory is used only by sessions that run, and returns when they end.
+    /// Each open session also takes 4 of the kernel's memory mappings: on
+    /// Linux's default
     /// `vm.max_map_count` (65530) about 14,000 sessions fit, and a runtime
     /// asking for more is refused at start (ERROR_INVALID_PARAMETER, naming
     /// the sysctl to raise). Runtimes with the same `max_sessions` and
