@@ -326,20 +326,16 @@ impl Target {
                 return Ok(registry.used(&target));
             }
         }
-        let root = dir.canonicalize().map_err(|e| {
+        let no_target = |e: std::io::Error| {
             Error::new(
                 codes::HR_COULD_NOT_CONNECT,
                 format!("no target at {}: {e}", dir.display()),
             )
-        })?;
+        };
+        let root = dir.canonicalize().map_err(no_target)?;
         let root_id = std::fs::symlink_metadata(&root)
             .map(|m| dir_id(&m))
-            .map_err(|e| {
-                Error::new(
-                    codes::HR_COULD_NOT_CONNECT,
-                    format!("no target at {}: {e}", dir.display()),
-                )
-            })?;
+            .map_err(no_target)?;
         if let Some(target) = registry.by_root.get(&root).and_then(Weak::upgrade) {
             if target.root_id == root_id {
                 registry.alias(dir, &target);
