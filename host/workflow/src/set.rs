@@ -110,6 +110,29 @@ impl BackupSet {
         chunk_size: usize,
         each: &mut dyn FnMut(&[u8]) -> Result<(), Error>,
     ) -> Result<(), Error> {
+        self.read(file, chunk_size, Some(Sha256Thread::spawn()), each)
+    }
+
+    /// [`read_checked`](Self::read_checked) without the checksum: for a
+    /// receiver that hashes what arrives and compares it with the manifest's
+    /// SHA-256 itself (a target's put-file-end), so the file is hashed once.
+    /// The presence and size checks are the same.
+    pub fn read_sized(
+        &self,
+        file: &SetFile,
+        chunk_size: usize,
+        each: &mut dyn FnMut(&[u8]) -> Result<(), Error>,
+    ) -> Result<(), Error> {
+        self.read(file, chunk_size, None, each)
+    }
+
+    fn read(
+        &self,
+        file: &SetFile,
+        chunk_size: usize,
+        hasher: Option<Sha256Thread>,
+        each: &mut dyn FnMut(&[u8]) -> Result<(), Error>,
+    ) -> Result<(), Error> {
         let path = self.path_of(file);
         let shown = path.display().to_string();
         let missing = |e: io::Error| file.unreadable(&shown, &e);
@@ -120,7 +143,6 @@ impl BackupSet {
             .open_read(&file.name)
             .map_err(missing)?;
         file.check_size(&shown, source.metadata().map_err(missing)?.len())?;
-        let hasher = Sha256Thread::spawn();
         let mut read = 0;
         loop {
             // Fresh capacity, not zeroed: `read_to_end` reads into it as is.
@@ -134,12 +156,17 @@ impl BackupSet {
             }
             read += chunk.len() as u64;
             let chunk = Arc::new(chunk);
-            hasher.send(Arc::clone(&chunk));
+            if let Some(hasher) = &hasher {
+                hasher.send(Arc::clone(&chunk));
+            }
             each(&chunk)?;
         }
         // The file grew or shrank while it was read.
         file.check_size(&shown, read)?;
-        file.check_sha256(&shown, &hasher.finish_hex()?)
+        match hasher {
+            Some(hasher) => file.check_sha256(&shown, &hasher.finish_hex()?),
+            None => Ok(()),
+        }
     }
 }
 
@@ -372,6 +399,30 @@ mod tests {
         assert_eq!(err.code, codes::HR_INVALID_BACKUP);
         assert!(err.message.contains("ntds.dit: SHA-256"), "{err}");
         assert_eq!(handed, bytes.len(), "the checksum is known at the end");
+    }
+
+    #[test]
+    fn read_sized_hands_over_a_changed_byte_but_still_refuses_a_changed_size() {
+        let dir = tempfile::tempdir().unwrap();
+        let (set, mut bytes) = one_file_set(&dir.path().join("set"), 2 * READ_CHUNK);
+        let file = &set.manifest().files[0];
+        bytes[5] ^= 0x80;
+        fs::write(set.path_of(file), &bytes).unwrap();
+        let mut seen = Vec::new();
+        set.read_sized(file, READ_CHUNK, &mut |chunk| {
+            seen.extend_from_slice(chunk);
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(seen, bytes, "the receiver gets the bytes to hash");
+
+        bytes.push(0);
+        fs::write(set.path_of(file), &bytes).unwrap();
+        let err = set
+            .read_sized(file, READ_CHUNK, &mut |_| Ok(()))
+            .unwrap_err();
+        assert_eq!(err.code, codes::HR_INVALID_BACKUP);
+        assert!(err.message.contains("ntds.dit"), "{err}");
     }
 
     #[test]
