@@ -219,6 +219,38 @@ fn a_plaintext_client_gets_nothing_served() {
 }
 
 #[test]
+fn the_agent_takes_the_clients_cipher_suite_order() {
+    // The wasm transport offers ChaCha20-Poly1305 first (AES-GCM is
+    // software there, several times slower); native clients AES-GCM.
+    use dsrestore_tls::rustls::CipherSuite;
+    let agent = start(AgentOptions::default());
+    let negotiated = |chacha_first: bool| {
+        let mut provider = dsrestore_tls::rustls::crypto::ring::default_provider();
+        if chacha_first {
+            provider
+                .cipher_suites
+                .sort_by_key(|s| s.suite() != CipherSuite::TLS13_CHACHA20_POLY1305_SHA256);
+        }
+        let tcp = TcpStream::connect(agent.address).unwrap();
+        tcp.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        let trust = Trust::Pinned(agent.pin);
+        let server = format!("tcp://{}", agent.address);
+        match dsrestore_tls::connect(tcp, &server, &trust, Arc::new(provider)).unwrap() {
+            AgentStream::Tls(tls) => tls.conn.negotiated_cipher_suite().unwrap().suite(),
+            AgentStream::Plain(_) => panic!("a pinned connection is TLS"),
+        }
+    };
+    assert_eq!(
+        negotiated(true),
+        CipherSuite::TLS13_CHACHA20_POLY1305_SHA256
+    );
+    assert_ne!(
+        negotiated(false),
+        CipherSuite::TLS13_CHACHA20_POLY1305_SHA256
+    );
+}
+
+#[test]
 fn a_wrong_pin_is_refused_naming_both_fingerprints_before_authenticating() {
     let agent = start(AgentOptions::default());
     let wrong = Fingerprint::of(b"another certificate");
