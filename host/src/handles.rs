@@ -1,10 +1,11 @@
-//! Numeric restore-context handles for callers that hold numbers, not Rust
-//! values (the CLI, a C ABI).
+//! Numeric handles for callers that hold numbers, not Rust values (the CLI,
+//! the C ABI's HBC).
 //!
 //! A handle is 64 bits: `tag:16 | generation:24 | index:24`. The tag names the
-//! runtime that issued it; the generation changes every time a slot is reused.
-//! A handle that is stale, already ended, never issued, or another runtime's is
-//! refused with ERROR_INVALID_PARAMETER before any guest is entered.
+//! table that issued it (never 0, so no handle is 0 or NULL); the generation
+//! changes every time a slot is reused. A handle that is stale, already ended,
+//! never issued, or another table's is refused with ERROR_INVALID_PARAMETER
+//! before any guest is entered.
 
 use std::sync::atomic::{AtomicU16, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -12,7 +13,6 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use dsrestore_protocol::codes;
 
 use crate::error::Error;
-use crate::session::Session;
 
 const INDEX_BITS: u32 = 24;
 const GENERATION_BITS: u32 = 24;
@@ -22,50 +22,59 @@ const TAG_SHIFT: u32 = INDEX_BITS + GENERATION_BITS;
 /// A slot whose generation reaches this is retired, never reused.
 const LAST_GENERATION: u32 = GENERATION_MASK as u32;
 
-/// A session slot shared with callers in flight; `None` once ended.
-pub(crate) type Slot = Arc<Mutex<Option<Session>>>;
+/// A value's slot shared with callers in flight; `None` once ended.
+pub type Slot<T> = Arc<Mutex<Option<T>>>;
 
-pub(crate) struct HandleTable {
+/// Values (sessions) behind generation-checked numeric handles; thread-safe.
+/// Calls on one handle are serialised by its slot's lock, calls on different
+/// handles are not.
+pub struct HandleTable<T> {
     tag: u16,
-    slots: Mutex<Slots>,
+    what: &'static str,
+    slots: Mutex<Slots<T>>,
 }
 
-#[derive(Default)]
-struct Slots {
-    entries: Vec<Entry>,
+struct Slots<T> {
+    entries: Vec<Entry<T>>,
     free: Vec<u32>,
 }
 
-struct Entry {
+struct Entry<T> {
     generation: u32,
-    session: Option<Slot>,
+    session: Option<Slot<T>>,
 }
 
 /// Distinct tags for the runtimes of a process (0 is never used).
 static NEXT_TAG: AtomicU16 = AtomicU16::new(1);
 
-fn describe(hbc: u64) -> String {
-    format!("restore-context handle {hbc:#018x}")
-}
-
-impl HandleTable {
-    pub fn new() -> HandleTable {
+impl<T> HandleTable<T> {
+    /// An empty table whose errors call a handle a `what` handle (e.g.
+    /// "restore-context").
+    pub fn new(what: &'static str) -> HandleTable<T> {
         let mut tag = NEXT_TAG.fetch_add(1, Ordering::Relaxed);
         if tag == 0 {
             tag = NEXT_TAG.fetch_add(1, Ordering::Relaxed);
         }
         HandleTable {
             tag,
-            slots: Mutex::default(),
+            what,
+            slots: Mutex::new(Slots {
+                entries: Vec::new(),
+                free: Vec::new(),
+            }),
         }
     }
 
-    fn lock(&self) -> MutexGuard<'_, Slots> {
+    fn describe(&self, hbc: u64) -> String {
+        format!("{} handle {hbc:#018x}", self.what)
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Slots<T>> {
         self.slots.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Issues a handle for `session`.
-    pub fn insert(&self, session: Session) -> Result<u64, Error> {
+    pub fn insert(&self, session: T) -> Result<u64, Error> {
         let mut slots = self.lock();
         let index = match slots.free.pop() {
             Some(index) => index,
@@ -80,7 +89,8 @@ impl HandleTable {
                 return Err(Error::new(
                     codes::RPC_S_OUT_OF_RESOURCES,
                     format!(
-                        "no free restore-context handle: {} contexts are open",
+                        "no free {} handle: {} are open",
+                        self.what,
                         slots.entries.len()
                     ),
                 ))
@@ -94,8 +104,8 @@ impl HandleTable {
             | u64::from(index))
     }
 
-    /// The session behind `hbc`.
-    pub fn get(&self, hbc: u64) -> Result<Slot, Error> {
+    /// The slot behind `hbc`.
+    pub fn get(&self, hbc: u64) -> Result<Slot<T>, Error> {
         let slots = self.lock();
         let index = self.check(&slots, hbc)?;
         Ok(Arc::clone(
@@ -103,8 +113,28 @@ impl HandleTable {
         ))
     }
 
-    /// Invalidates `hbc` and returns its session.
-    pub fn remove(&self, hbc: u64) -> Result<Slot, Error> {
+    /// Runs `f` on the value behind `hbc`, holding its slot's lock.
+    pub fn with<R>(
+        &self,
+        hbc: u64,
+        f: impl FnOnce(&mut T) -> Result<R, Error>,
+    ) -> Result<R, Error> {
+        let slot = self.get(hbc)?;
+        let mut guard = slot.lock().unwrap_or_else(|p| p.into_inner());
+        let value = guard.as_mut().ok_or_else(|| self.ended(hbc))?;
+        f(value)
+    }
+
+    /// Invalidates `hbc` and returns its value (once a call in flight on it
+    /// has returned).
+    pub fn take(&self, hbc: u64) -> Result<T, Error> {
+        let slot = self.remove(hbc)?;
+        let value = slot.lock().unwrap_or_else(|p| p.into_inner()).take();
+        value.ok_or_else(|| self.ended(hbc))
+    }
+
+    /// Invalidates `hbc` and returns its slot.
+    pub fn remove(&self, hbc: u64) -> Result<Slot<T>, Error> {
         let mut slots = self.lock();
         let index = self.check(&slots, hbc)?;
         let entry = &mut slots.entries[index];
@@ -116,14 +146,14 @@ impl HandleTable {
     }
 
     /// The index of a live handle, or why it is not one.
-    fn check(&self, slots: &Slots, hbc: u64) -> Result<usize, Error> {
+    fn check(&self, slots: &Slots<T>, hbc: u64) -> Result<usize, Error> {
         let tag = (hbc >> TAG_SHIFT) as u16;
         let generation = ((hbc >> INDEX_BITS) & GENERATION_MASK) as u32;
         let index = (hbc & INDEX_MASK) as usize;
-        let refuse = |why: &str| Error::invalid_parameter(format!("{} {why}", describe(hbc)));
+        let refuse = |why: &str| Error::invalid_parameter(format!("{} {why}", self.describe(hbc)));
         if tag != self.tag {
             return Err(refuse(
-                "was not issued by this runtime (it is another runtime's, or no handle at all)",
+                "was not issued here (it is another runtime's, or no handle at all)",
             ));
         }
         let Some(entry) = slots.entries.get(index) else {
@@ -137,9 +167,9 @@ impl HandleTable {
         }
         Ok(index)
     }
-}
 
-/// The error for a slot whose session ended while the caller waited for it.
-pub(crate) fn ended(hbc: u64) -> Error {
-    Error::invalid_parameter(format!("{} was already ended", describe(hbc)))
+    /// The error for a slot whose value ended while the caller waited for it.
+    fn ended(&self, hbc: u64) -> Error {
+        Error::invalid_parameter(format!("{} was already ended", self.describe(hbc)))
+    }
 }

@@ -25,7 +25,7 @@ mod engine;
 mod error;
 mod guest_context;
 pub mod guests;
-mod handles;
+pub mod handles;
 mod limiter;
 mod runtime;
 mod sandbox;

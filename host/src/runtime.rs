@@ -13,7 +13,7 @@ use crate::config::Limits;
 use crate::engine::{client_pre, Pool};
 use crate::error::Error;
 use crate::guests::RESTORE_GUEST;
-use crate::handles::{self, HandleTable};
+use crate::handles::HandleTable;
 use crate::sandbox::{Sandbox, Seat};
 use crate::session::{EndReport, Session};
 use crate::spares::{Spares, EXTRA_INSTANCES};
@@ -88,7 +88,7 @@ pub struct Runtime {
     pre: ClientPre<SessionState>,
     precompiled: bool,
     shared: Arc<Shared>,
-    handles: HandleTable,
+    handles: HandleTable<Session>,
     identity: Mutex<Option<Identity>>,
     spares: Arc<Spares>,
     keeper: Option<std::thread::JoinHandle<()>>,
@@ -129,7 +129,7 @@ impl Runtime {
             pre: prepared.pre,
             precompiled: prepared.precompiled,
             shared,
-            handles: HandleTable::new(),
+            handles: HandleTable::new("restore-context"),
             identity: Mutex::new(None),
             spares,
             keeper: Some(keeper),
@@ -245,41 +245,25 @@ impl Runtime {
         self.handles.insert(session)
     }
 
-    fn with_handle<R>(
-        &self,
-        hbc: u64,
-        f: impl FnOnce(&mut Session) -> Result<R, Error>,
-    ) -> Result<R, Error> {
-        let slot = self.handles.get(hbc)?;
-        let mut guard = slot.lock().unwrap_or_else(|p| p.into_inner());
-        let session = guard.as_mut().ok_or_else(|| handles::ended(hbc))?;
-        f(session)
-    }
-
     /// DsRestoreGetDatabaseLocations on a handle.
     pub fn database_locations(&self, hbc: u64) -> Result<Vec<DatabaseLocation>, Error> {
-        self.with_handle(hbc, Session::database_locations)
+        self.handles.with(hbc, Session::database_locations)
     }
 
     /// DsRestoreRegister on a handle.
     pub fn register(&self, hbc: u64, registration: &Registration) -> Result<(), Error> {
-        self.with_handle(hbc, |s| s.register(registration))
+        self.handles.with(hbc, |s| s.register(registration))
     }
 
     /// DsRestoreRegisterComplete on a handle.
     pub fn register_complete(&self, hbc: u64, restore_state: u32) -> Result<(), Error> {
-        self.with_handle(hbc, |s| s.register_complete(restore_state))
+        self.handles
+            .with(hbc, |s| s.register_complete(restore_state))
     }
 
     /// DsRestoreEnd on a handle: the handle is invalid from here on, whatever
     /// the result.
     pub fn end(&self, hbc: u64) -> Result<EndReport, Error> {
-        let slot = self.handles.remove(hbc)?;
-        let session = slot
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .take()
-            .ok_or_else(|| handles::ended(hbc))?;
-        session.end()
+        self.handles.take(hbc)?.end()
     }
 }

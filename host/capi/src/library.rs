@@ -1,0 +1,109 @@
+//! The process's one runtime, started on first use, and the HBCs it issued.
+
+use std::ffi::c_void;
+use std::sync::OnceLock;
+
+use dsrestore_host::handles::HandleTable;
+use dsrestore_host::{BackupSession, Config, Runtime, Session};
+use dsrestore_protocol::Error;
+
+use crate::boundary::invalid;
+
+/// What an HBC stands for.
+pub enum Context {
+    Restore(Session),
+    Backup(BackupSession),
+}
+
+pub struct Library {
+    pub runtime: Runtime,
+    contexts: HandleTable<Context>,
+}
+
+/// The library, started once per process; a failure to start is returned to
+/// every call (it would fail the same way again).
+pub fn library() -> Result<&'static Library, Error> {
+    static LIBRARY: OnceLock<Result<Library, Error>> = OnceLock::new();
+    LIBRARY
+        .get_or_init(|| {
+            let runtime = Runtime::new(Config::default())?;
+            tracing::debug!(
+                precompiled = runtime.guest_precompiled(),
+                "dsrestore runtime started"
+            );
+            Ok(Library {
+                runtime,
+                contexts: HandleTable::new("HBC"),
+            })
+        })
+        .as_ref()
+        .map_err(Clone::clone)
+}
+
+/// An HBC's number. Handles are 64-bit tokens (never 0); the library is for
+/// 64-bit platforms.
+fn number(hbc: *mut c_void) -> u64 {
+    hbc as usize as u64
+}
+
+impl Library {
+    /// Issues the HBC of a new context.
+    pub fn issue(&self, context: Context) -> Result<*mut c_void, Error> {
+        let handle = self.contexts.insert(context)?;
+        Ok(handle as usize as *mut c_void)
+    }
+
+    /// Runs `f` on the restore context behind `hbc`.
+    pub fn restore<R>(
+        &self,
+        hbc: *mut c_void,
+        f: impl FnOnce(&mut Session) -> Result<R, Error>,
+    ) -> Result<R, Error> {
+        self.contexts.with(number(hbc), |c| match c {
+            Context::Restore(session) => f(session),
+            Context::Backup(_) => Err(wrong_kind(hbc, "a backup", "a restore")),
+        })
+    }
+
+    /// Runs `f` on the backup context behind `hbc`.
+    pub fn backup<R>(
+        &self,
+        hbc: *mut c_void,
+        f: impl FnOnce(&mut BackupSession) -> Result<R, Error>,
+    ) -> Result<R, Error> {
+        self.contexts.with(number(hbc), |c| match c {
+            Context::Backup(session) => f(session),
+            Context::Restore(_) => Err(wrong_kind(hbc, "a restore", "a backup")),
+        })
+    }
+
+    /// Ends the restore context behind `hbc`: the handle is invalid from here
+    /// on, whatever the result.
+    pub fn end_restore(&self, hbc: *mut c_void) -> Result<(), Error> {
+        self.restore(hbc, |_| Ok(()))?;
+        match self.contexts.take(number(hbc))? {
+            Context::Restore(session) => session.end().map(drop),
+            Context::Backup(_) => {
+                unreachable!("a handle names one context for ever: checked just before")
+            }
+        }
+    }
+
+    /// Ends the backup context behind `hbc`, as [`Library::end_restore`].
+    pub fn end_backup(&self, hbc: *mut c_void) -> Result<(), Error> {
+        self.backup(hbc, |_| Ok(()))?;
+        match self.contexts.take(number(hbc))? {
+            Context::Backup(session) => session.end().map(drop),
+            Context::Restore(_) => {
+                unreachable!("a handle names one context for ever: checked just before")
+            }
+        }
+    }
+}
+
+fn wrong_kind(hbc: *mut c_void, is: &str, wanted: &str) -> Error {
+    invalid(&format!(
+        "HBC {:#018x} is {is} context, not {wanted} context",
+        number(hbc)
+    ))
+}

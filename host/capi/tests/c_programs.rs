@@ -1,0 +1,146 @@
+//! C programs against libdsrestore: the classic backup and restore through
+//! the A and the W functions, misuse, and the headers under C and C++.
+
+mod common;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use common::*;
+
+/// The target's files a backup copies: the database, the checkpoint, the logs.
+fn target_files(target: &dsrestore_host::Target) -> Vec<(PathBuf, Vec<u8>)> {
+    let layout = target.layout();
+    let mut files = vec![
+        layout.database_file(),
+        layout.checkpoint_dir().join("edb.chk"),
+    ];
+    for entry in fs::read_dir(layout.log_dir()).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "log") {
+            files.push(path);
+        }
+    }
+    files.sort();
+    files
+        .into_iter()
+        .map(|p| {
+            let bytes = fs::read(&p).unwrap();
+            (p, bytes)
+        })
+        .collect()
+}
+
+fn name_of(path: &Path) -> String {
+    path.file_name().unwrap().to_string_lossy().into_owned()
+}
+
+/// Backs a sample target up with `classic` built with `flags`, loses its
+/// database and logs, restores them with `classic`, and checks every byte.
+fn classic_round_trip(parent: &Path, flags: &[&str]) {
+    let (target, server) = sample_target(parent);
+    let program = build("classic.c", &parent.join("classic"), flags);
+    let before = target_files(&target);
+    assert_eq!(before.len(), 6, "database, checkpoint, 4 logs: {before:?}");
+
+    let set = parent.join("set");
+    fs::create_dir(&set).unwrap();
+    assert_ok(&run(&program, &["backup", &server, set.to_str().unwrap()]));
+    for (path, bytes) in &before {
+        let copied = fs::read(set.join(name_of(path))).unwrap();
+        assert!(copied == *bytes, "{} differs in the backup", path.display());
+    }
+    let index = fs::read_to_string(set.join("index")).unwrap();
+    assert!(
+        index.starts_with("44 ") && index.contains("\n21 ") && index.contains("\n83 "),
+        "BFT codes as listed: {index}"
+    );
+
+    // The domain controller loses its database and logs.
+    target.set_online(false).unwrap();
+    for (path, _) in &before {
+        fs::write(path, b"lost").unwrap();
+    }
+    assert_ok(&run(&program, &["restore", &server, set.to_str().unwrap()]));
+    for (path, bytes) in &before {
+        assert!(
+            fs::read(path).unwrap() == *bytes,
+            "{} was not restored byte for byte",
+            path.display()
+        );
+    }
+    // Registered and completed: the directory may start again.
+    target.set_online(true).unwrap();
+}
+
+#[test]
+fn a_classic_backup_and_restore_through_the_a_functions_keeps_every_byte() {
+    let dir = tempfile::tempdir().unwrap();
+    classic_round_trip(dir.path(), &[]);
+}
+
+#[test]
+fn the_same_through_the_w_functions_with_utf16_strings() {
+    let dir = tempfile::tempdir().unwrap();
+    // A path outside ASCII, so UTF-16 is not UTF-8 in disguise.
+    let parent = dir.path().join("sauvegarde-é");
+    fs::create_dir(&parent).unwrap();
+    classic_round_trip(&parent, &["-DUNICODE"]);
+}
+
+#[test]
+fn misuse_gets_the_documented_codes_and_never_crashes() {
+    let dir = tempfile::tempdir().unwrap();
+    let (target, server) = sample_target(dir.path());
+    target.set_online(false).unwrap();
+    let program = build("misuse.c", &dir.path().join("misuse"), &[]);
+    assert_ok(&run(&program, &[&server]));
+    assert!(
+        target.status().open_sessions == 0,
+        "every context was ended"
+    );
+}
+
+#[test]
+fn the_headers_compile_as_c99_and_as_cpp_with_and_without_unicode() {
+    let dir = tempfile::tempdir().unwrap();
+    let include = include_dir();
+    let c = dir.path().join("both.c");
+    fs::write(
+        &c,
+        "#include \"ntdsbcli.h\"\n#include \"ntdsbmsg.h\"\n\
+         int main(void) { BOOL b; DsBackupFree(0); return DsIsNTDSOnline(0, &b) == ERROR_INVALID_PARAMETER ? 0 : 1; }\n",
+    )
+    .unwrap();
+    let cpp = dir.path().join("both.cpp");
+    fs::copy(&c, &cpp).unwrap();
+    let lib = library_dir();
+    let rpath = format!("-Wl,-rpath,{}", lib.display());
+    for unicode in [None, Some("-DUNICODE")] {
+        for (compiler, source, standard) in [("cc", &c, "-std=c99"), ("c++", &cpp, "-std=c++11")] {
+            let out = dir.path().join(format!("{compiler}-{}", unicode.is_some()));
+            let mut args = vec![
+                standard,
+                "-Wall",
+                "-Wextra",
+                "-Werror",
+                "-pedantic",
+                "-I",
+                include.to_str().unwrap(),
+            ];
+            args.extend(unicode);
+            args.extend([
+                source.to_str().unwrap(),
+                "-o",
+                out.to_str().unwrap(),
+                "-L",
+                lib.to_str().unwrap(),
+                &rpath,
+                "-ldsrestore",
+            ]);
+            compile(compiler, &args);
+            let status = std::process::Command::new(&out).status().unwrap();
+            assert!(status.success(), "{compiler} {unicode:?}: {status:?}");
+        }
+    }
+}

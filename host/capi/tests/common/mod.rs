@@ -1,0 +1,110 @@
+//! Compiling and running C programs against libdsrestore and its headers.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::Arc;
+
+use dsrestore_host::{InitOptions, Target};
+
+/// Where cargo put libdsrestore.so and .a: beside the test's `deps/`.
+pub fn library_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("the test's path");
+    let dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target/<profile>/deps/<test>");
+    assert!(
+        dir.join("libdsrestore.so").exists(),
+        "no libdsrestore.so in {}",
+        dir.display()
+    );
+    dir.to_path_buf()
+}
+
+pub fn include_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("include")
+}
+
+pub fn source(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/c")
+        .join(name)
+}
+
+/// Runs a compiler; panics with its output when it fails.
+pub fn compile(compiler: &str, args: &[&str]) {
+    let out = Command::new(compiler).args(args).output().expect(compiler);
+    assert!(
+        out.status.success(),
+        "{compiler} {args:?}\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// `source` built with `cc` as C99 with every warning an error, linked
+/// against libdsrestore.so; `extra` before the libraries (e.g. `-DUNICODE`).
+pub fn build(source_name: &str, out: &Path, extra: &[&str]) -> PathBuf {
+    let lib = library_dir();
+    let include = include_dir();
+    let rpath = format!("-Wl,-rpath,{}", lib.display());
+    let mut args = vec![
+        "-std=c99",
+        "-Wall",
+        "-Wextra",
+        "-Werror",
+        "-g",
+        "-I",
+        include.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    let src = source(source_name);
+    let out_str = out.to_str().unwrap();
+    let lib_str = lib.to_str().unwrap();
+    args.extend_from_slice(&[
+        src.to_str().unwrap(),
+        "-o",
+        out_str,
+        "-L",
+        lib_str,
+        &rpath,
+        "-ldsrestore",
+        "-pthread",
+    ]);
+    compile("cc", &args);
+    out.to_path_buf()
+}
+
+/// Runs a built program; its output, for the caller to check.
+pub fn run(program: &Path, args: &[&str]) -> Output {
+    Command::new(program)
+        .args(args)
+        .output()
+        .expect("the C program")
+}
+
+pub fn assert_ok(out: &Output) {
+    assert!(
+        out.status.success() && String::from_utf8_lossy(&out.stdout).contains("ok"),
+        "{:?}\nstdout: {}\nstderr: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// An online target with a database, a checkpoint and logs 0x10..=0x13.
+pub fn sample_target(dir: &Path) -> (Arc<Target>, String) {
+    let target = Target::init(
+        &dir.join("dc1"),
+        InitOptions {
+            online: true,
+            ..Default::default()
+        },
+    )
+    .expect("target init");
+    dsrestore_host::target::sample::populate(target.layout(), 3 << 20, 0x10..=0x13, 7)
+        .expect("sample data");
+    let server = format!("local:{}", target.layout().root().display());
+    (target, server)
+}
