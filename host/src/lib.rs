@@ -30,6 +30,7 @@ mod limiter;
 mod runtime;
 mod sandbox;
 mod session;
+pub mod settings;
 mod spares;
 mod state;
 mod stats;

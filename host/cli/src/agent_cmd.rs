@@ -128,13 +128,13 @@ fn security(
 
 /// `dsrestore agent fingerprint tcp://host:port`.
 fn fingerprint(server: &str, global: &Global, settings: &Settings) -> Result<ExitCode, Error> {
-    let server = settings.server(global, server)?;
+    let server = crate::settings::server(settings, global, server)?;
     let address = server
         .split('#')
         .next()
         .unwrap_or(&server)
         .trim_end_matches('/');
-    let fingerprint = settings.tcp(global)?.fingerprint(address)?;
+    let fingerprint = settings.tcp(&global.overrides())?.fingerprint(address)?;
     let pinned = format!("{address}#{fingerprint}");
     Ok(succeed(
         global.json,
@@ -172,7 +172,7 @@ fn add_user(
     // The target must exist: its directory holds the default users file.
     let target = Target::open(target)?;
     let path = users_file(target.layout().root(), users);
-    let var = settings.password_env(global);
+    let var = settings.password_env(&global.overrides());
     let password = match std::env::var(&var) {
         Ok(p) => p,
         Err(_) => {

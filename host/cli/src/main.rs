@@ -38,8 +38,8 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
     let json = global.json;
     let settings = Settings::load(global.config.as_deref())?;
     let runtime = || -> Result<Runtime, Error> {
-        let rt = Runtime::new(settings.config(&global)?)?;
-        rt.set_auth_identity(settings.identity(&global)?);
+        let rt = Runtime::new(settings.config(&global.overrides())?)?;
+        rt.set_auth_identity(settings.identity(&global.overrides())?);
         Ok(rt)
     };
     match cli.command {
@@ -48,7 +48,12 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
             if force {
                 dsrestore_host::backup_set::remove_incomplete(&out)?;
             }
-            workflow_cmd::backup(&runtime()?, &settings.server(&global, &server)?, &out, json)
+            workflow_cmd::backup(
+                &runtime()?,
+                &settings::server(&settings, &global, &server)?,
+                &out,
+                json,
+            )
         }
         Command::Restore {
             from,
@@ -59,18 +64,22 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
             workflow_cmd::restore(
                 &runtime()?,
                 &from,
-                &settings.server(&global, &server)?,
+                &settings::server(&settings, &global, &server)?,
                 &options,
                 json,
             )
         }
         Command::Verify { set } => workflow_cmd::verify(&set, json),
-        Command::IsOnline { server } => {
-            workflow_cmd::is_online(&runtime()?, &settings.server(&global, &server)?, json)
-        }
-        Command::Locations { server } => {
-            workflow_cmd::locations(&runtime()?, &settings.server(&global, &server)?, json)
-        }
+        Command::IsOnline { server } => workflow_cmd::is_online(
+            &runtime()?,
+            &settings::server(&settings, &global, &server)?,
+            json,
+        ),
+        Command::Locations { server } => workflow_cmd::locations(
+            &runtime()?,
+            &settings::server(&settings, &global, &server)?,
+            json,
+        ),
         Command::Agent(args) => agent_cmd::run(args, &global, &settings),
         Command::Demo { dir } => demo_cmd::run(&runtime()?, dir, json),
     }
