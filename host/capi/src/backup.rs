@@ -53,7 +53,10 @@ where
         let server = unsafe { required(server, "szBackupServer") }?;
         let bt = backup_type(bt)?;
         let library = library()?;
-        let (session, expiry) = library.runtime.prepare_backup(&server, grbit, bt)?;
+        let (session, expiry) =
+            library
+                .runtime
+                .prepare_backup(&library.server(&server), grbit, bt)?;
         let size = u32::try_from(expiry.len()).expect("an expiry token is small");
         let buffer = allocate(expiry.as_ptr().cast(), expiry.len())?;
         let handle = match library.issue(Context::Backup(session)) {

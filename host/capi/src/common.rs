@@ -18,7 +18,8 @@ where
         not_null(online, "pfNTDSOnline")?;
         // SAFETY: the header's contract.
         let server = unsafe { required(server, "szServerName") }?;
-        let is = library()?.runtime.is_ntds_online(&server)?;
+        let library = library()?;
+        let is = library.runtime.is_ntds_online(&library.server(&server))?;
         // SAFETY: checked not NULL; valid by the header's contract.
         unsafe { put(online, "pfNTDSOnline", BOOL::from(is)) }
     })
@@ -53,7 +54,10 @@ where
     call("DsSetCurrentBackupLog", || {
         // SAFETY: the header's contract.
         let server = unsafe { required(server, "szServerName") }?;
-        library()?.runtime.set_current_backup_log(&server, log)
+        let library = library()?;
+        library
+            .runtime
+            .set_current_backup_log(&library.server(&server), log)
     })
 }
 a_and_w!(DsSetCurrentBackupLog, DsSetCurrentBackupLogA, DsSetCurrentBackupLogW =>

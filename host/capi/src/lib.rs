@@ -12,7 +12,11 @@
 //! ended, stale, never-issued or garbage one is ERROR_INVALID_PARAMETER; NULL
 //! out-pointers are ERROR_INVALID_PARAMETER; no panic unwinds into C; every
 //! function is thread-safe (calls on one HBC are serialised).
-#![allow(non_snake_case, clippy::missing_safety_doc, clippy::upper_case_acronyms)]
+#![allow(
+    non_snake_case,
+    clippy::missing_safety_doc,
+    clippy::upper_case_acronyms
+)]
 
 mod backup;
 mod boundary;

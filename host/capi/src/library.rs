@@ -4,7 +4,8 @@ use std::ffi::c_void;
 use std::sync::OnceLock;
 
 use dsrestore_host::handles::HandleTable;
-use dsrestore_host::{BackupSession, Config, Runtime, Session};
+use dsrestore_host::settings::{Overrides, Settings};
+use dsrestore_host::{BackupSession, Runtime, Session};
 use dsrestore_protocol::Error;
 
 use crate::boundary::invalid;
@@ -17,22 +18,27 @@ pub enum Context {
 
 pub struct Library {
     pub runtime: Runtime,
+    settings: Settings,
     contexts: HandleTable<Context>,
 }
 
-/// The library, started once per process; a failure to start is returned to
-/// every call (it would fail the same way again).
+/// The library, started once per process with the configuration file
+/// `$DSRESTORE_CONFIG` names (servers by name, the allowlist, TLS trust,
+/// limits; credentials come from DsSetAuthIdentity instead); a failure to
+/// start is returned to every call (it would fail the same way again).
 pub fn library() -> Result<&'static Library, Error> {
     static LIBRARY: OnceLock<Result<Library, Error>> = OnceLock::new();
     LIBRARY
         .get_or_init(|| {
-            let runtime = Runtime::new(Config::default())?;
+            let settings = Settings::from_env()?;
+            let runtime = Runtime::new(settings.config(&Overrides::default())?)?;
             tracing::debug!(
                 precompiled = runtime.guest_precompiled(),
                 "dsrestore runtime started"
             );
             Ok(Library {
                 runtime,
+                settings,
                 contexts: HandleTable::new("HBC"),
             })
         })
@@ -47,6 +53,11 @@ fn number(hbc: *mut c_void) -> u64 {
 }
 
 impl Library {
+    /// A server name as the caller gave it, or the one `[servers]` names.
+    pub fn server(&self, name: &str) -> String {
+        self.settings.server(name)
+    }
+
     /// Issues the HBC of a new context.
     pub fn issue(&self, context: Context) -> Result<*mut c_void, Error> {
         let handle = self.contexts.insert(context)?;

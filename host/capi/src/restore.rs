@@ -51,7 +51,9 @@ where
             unsafe { std::slice::from_raw_parts(token.cast::<u8>(), token_size as usize) }
         });
         let library = library()?;
-        let session = library.runtime.prepare(&server, flags, token)?;
+        let session = library
+            .runtime
+            .prepare(&library.server(&server), flags, token)?;
         let handle = library.issue(Context::Restore(session))?;
         // SAFETY: checked not NULL.
         unsafe { put(hbc, "phbc", handle) }

@@ -1,24 +1,47 @@
 //! Compiling and running C programs against libdsrestore and its headers.
+// Each test binary uses part of it.
+#![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use dsrestore_host::{InitOptions, Target};
 
-/// Where cargo put libdsrestore.so and .a: beside the test's `deps/`.
+/// Where libdsrestore.so and .a are, built now: `cargo test` builds this
+/// package's library only as the Rust tests need it, not the C library, so
+/// the first test builds it (once per test process) in the test's own profile
+/// and target directory. Never a stale one.
 pub fn library_dir() -> PathBuf {
-    let exe = std::env::current_exe().expect("the test's path");
-    let dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("target/<profile>/deps/<test>");
-    assert!(
-        dir.join("libdsrestore.so").exists(),
-        "no libdsrestore.so in {}",
-        dir.display()
-    );
-    dir.to_path_buf()
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            let exe = std::env::current_exe().expect("the test's path");
+            // target/<profile>/deps/<test>
+            let profile_dir = exe
+                .parent()
+                .and_then(Path::parent)
+                .expect("target/<profile>");
+            let target_dir = profile_dir.parent().expect("target/");
+            let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+            let mut build = Command::new(cargo);
+            build
+                .args(["build", "--quiet", "-p", "dsrestore-capi", "--lib"])
+                .env("CARGO_TARGET_DIR", target_dir)
+                .current_dir(env!("CARGO_MANIFEST_DIR"));
+            if profile_dir.file_name().is_some_and(|p| p == "release") {
+                build.arg("--release");
+            }
+            let out = build.output().expect("cargo");
+            assert!(
+                out.status.success(),
+                "building libdsrestore: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            assert!(profile_dir.join("libdsrestore.so").exists());
+            profile_dir.to_path_buf()
+        })
+        .clone()
 }
 
 pub fn include_dir() -> PathBuf {
