@@ -592,6 +592,9 @@ NTDSBCLI_API HRESULT DsRestorePrepareW(LPCWSTR szServerName, ULONG rtFlag,
  * DsRestoreGetDatabaseLocations - list where the restored files go
  *
  * hbc                      a restore handle (a restricted one will do).
+ *                          The 2000-era SDK also allowed a backup handle;
+ *                          this library does not (ERROR_INVALID_PARAMETER):
+ *                          prepare a restricted restore handle instead.
  * pszDatabaseLocationList  receives the list (see "Name lists"): a
  *                          BFT_NTDS_DATABASE entry (the path the database is
  *                          copied to), a BFT_LOG_DIR entry (the directory for

@@ -36,16 +36,29 @@ fn name_of(path: &Path) -> String {
 }
 
 /// Backs a sample target up with `classic` built with `flags`, loses its
-/// database and logs, restores them with `classic`, and checks every byte.
-fn classic_round_trip(parent: &Path, flags: &[&str]) {
-    let (target, server) = sample_target(parent);
+/// database and logs, restores them with `classic`, and checks every byte;
+/// through a TLS agent with `DsSetAuthIdentity` when `through_agent`.
+fn classic_round_trip(parent: &Path, flags: &[&str], through_agent: bool) {
+    let (target, local) = sample_target(parent);
+    let agent = through_agent.then(|| RunningAgent::start(&target));
+    let server = agent.as_ref().map_or(local, |a| a.server.clone());
+    let identity: &[&str] = if through_agent {
+        &["CORP", "backup", "pw"]
+    } else {
+        &[]
+    };
     let program = build("classic.c", &parent.join("classic"), flags);
     let before = target_files(&target);
     assert_eq!(before.len(), 6, "database, checkpoint, 4 logs: {before:?}");
 
     let set = parent.join("set");
     fs::create_dir(&set).unwrap();
-    assert_ok(&run(&program, &["backup", &server, set.to_str().unwrap()]));
+    let args = |verb: &'static str| {
+        let mut args = vec![verb, &server, set.to_str().unwrap()];
+        args.extend(identity);
+        args
+    };
+    assert_ok(&run(&program, &args("backup")));
     for (path, bytes) in &before {
         let copied = fs::read(set.join(name_of(path))).unwrap();
         assert!(copied == *bytes, "{} differs in the backup", path.display());
@@ -61,7 +74,7 @@ fn classic_round_trip(parent: &Path, flags: &[&str]) {
     for (path, _) in &before {
         fs::write(path, b"lost").unwrap();
     }
-    assert_ok(&run(&program, &["restore", &server, set.to_str().unwrap()]));
+    assert_ok(&run(&program, &args("restore")));
     for (path, bytes) in &before {
         assert!(
             fs::read(path).unwrap() == *bytes,
@@ -76,7 +89,7 @@ fn classic_round_trip(parent: &Path, flags: &[&str]) {
 #[test]
 fn a_classic_backup_and_restore_through_the_a_functions_keeps_every_byte() {
     let dir = tempfile::tempdir().unwrap();
-    classic_round_trip(dir.path(), &[]);
+    classic_round_trip(dir.path(), &[], false);
 }
 
 #[test]
@@ -85,7 +98,39 @@ fn the_same_through_the_w_functions_with_utf16_strings() {
     // A path outside ASCII, so UTF-16 is not UTF-8 in disguise.
     let parent = dir.path().join("sauvegarde-é");
     fs::create_dir(&parent).unwrap();
-    classic_round_trip(&parent, &["-DUNICODE"]);
+    classic_round_trip(&parent, &["-DUNICODE"], false);
+}
+
+#[test]
+fn the_same_through_a_tls_agent_with_ds_set_auth_identity() {
+    let dir = tempfile::tempdir().unwrap();
+    classic_round_trip(dir.path(), &["-DUNICODE"], true);
+}
+
+#[test]
+fn a_wrong_password_for_the_agent_is_access_denied() {
+    let dir = tempfile::tempdir().unwrap();
+    let (target, _) = sample_target(dir.path());
+    let agent = RunningAgent::start(&target);
+    let program = build("classic.c", &dir.path().join("classic"), &[]);
+    let set = dir.path().join("set");
+    fs::create_dir(&set).unwrap();
+    let out = run(
+        &program,
+        &[
+            "backup",
+            &agent.server,
+            set.to_str().unwrap(),
+            "CORP",
+            "backup",
+            "wrong",
+        ],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && stderr.contains("failed: 0x00000005"),
+        "ERROR_ACCESS_DENIED, raw: {stderr}"
+    );
 }
 
 /// Runs `program` under valgrind's memcheck; its stderr when memcheck finds
@@ -227,4 +272,46 @@ fn the_headers_compile_as_c99_and_as_cpp_with_and_without_unicode() {
             assert!(status.success(), "{compiler} {unicode:?}: {status:?}");
         }
     }
+}
+
+#[test]
+fn the_readmes_c_example_builds_and_lists_the_locations() {
+    let readme =
+        fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../README.md")).unwrap();
+    let section = &readme[readme.find("## C and C++").expect("the README's C section")..];
+    let start = section.find("```c\n").expect("its example") + 5;
+    let example = &section[start..start + section[start..].find("```").unwrap()];
+    let dir = tempfile::tempdir().unwrap();
+    let (target, server) = sample_target(dir.path());
+    target.set_online(false).unwrap();
+    let source = dir.path().join("example.c");
+    fs::write(&source, example.replace("local:/srv/dc1", &server)).unwrap();
+    let program = dir.path().join("example");
+    let lib = library_dir();
+    compile(
+        "cc",
+        &[
+            "-std=c99",
+            "-Wall",
+            "-Wextra",
+            "-Werror",
+            "-I",
+            include_dir().to_str().unwrap(),
+            source.to_str().unwrap(),
+            "-o",
+            program.to_str().unwrap(),
+            "-L",
+            lib.to_str().unwrap(),
+            &format!("-Wl,-rpath,{}", lib.display()),
+            "-ldsrestore",
+        ],
+    );
+    let out = run(&program, &[]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{out:?}");
+    let database = target.layout().database_file();
+    assert!(
+        stdout.contains(&format!("44 {}", database.display())),
+        "{stdout}"
+    );
 }

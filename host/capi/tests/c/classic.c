@@ -4,9 +4,12 @@
  * functions, UTF-8 strings) and with -DUNICODE (the W functions, UTF-16
  * strings), both through the plain names the header maps.
  *
- *   classic backup  SERVER DIR   every file of SERVER into DIR, the expiry
- *                                token into DIR/token, DIR/index names them
- *   classic restore SERVER DIR   the files of DIR back onto SERVER
+ *   classic backup  SERVER DIR [DOMAIN USER PASSWORD]
+ *       every file of SERVER into DIR, the expiry token into DIR/token,
+ *       DIR/index names them
+ *   classic restore SERVER DIR [DOMAIN USER PASSWORD]
+ *       the files of DIR back onto SERVER
+ * With DOMAIN USER PASSWORD, DsSetAuthIdentity first (for an agent).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -299,9 +302,16 @@ static void restore(const char *server, const char *dir)
 
 int main(int argc, char **argv)
 {
-    if (argc != 4) {
-        fprintf(stderr, "usage: %s backup|restore SERVER DIR\n", argv[0]);
+    if (argc != 4 && argc != 7) {
+        fprintf(stderr, "usage: %s backup|restore SERVER DIR [DOMAIN USER PASSWORD]\n", argv[0]);
         return 2;
+    }
+    if (argc == 7) {
+        TCH *domain = from_utf8(argv[4]), *user = from_utf8(argv[5]), *password = from_utf8(argv[6]);
+        CHECK(DsSetAuthIdentity(user, domain, password));
+        free(domain);
+        free(user);
+        free(password);
     }
     if (strcmp(argv[1], "backup") == 0) backup(argv[2], argv[3]);
     else restore(argv[2], argv[3]);

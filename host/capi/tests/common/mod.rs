@@ -131,3 +131,58 @@ pub fn sample_target(dir: &Path) -> (Arc<Target>, String) {
     let server = format!("local:{}", target.layout().root().display());
     (target, server)
 }
+
+/// A TLS agent on 127.0.0.1 serving `target` to `CORP\\backup` (password
+/// `pw`), stopped when dropped.
+pub struct RunningAgent {
+    /// The server name that reaches it, its certificate pinned.
+    pub server: String,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl RunningAgent {
+    pub fn start(target: &Arc<Target>) -> RunningAgent {
+        use dsrestore_host::agent::{Agent, AgentCertificate, AgentOptions, Security, Users};
+        let mut users = Users::default();
+        users.set("CORP", "backup", "pw").unwrap();
+        let certificate =
+            AgentCertificate::load_or_create(&target.layout().state_dir(), target.name()).unwrap();
+        let pin = certificate.fingerprint();
+        let security = Security::Tls(certificate.server_config().unwrap());
+        let agent =
+            Agent::new(Arc::clone(target), users, security, AgentOptions::default()).unwrap();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let (address_tx, address) = std::sync::mpsc::channel();
+        let thread = std::thread::spawn(move || {
+            let rt = tokio::runtime::Runtime::new().unwrap();
+            rt.block_on(async move {
+                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+                address_tx.send(listener.local_addr().unwrap()).unwrap();
+                agent
+                    .serve(listener, async {
+                        let _ = stopped.await;
+                    })
+                    .await
+                    .unwrap();
+            });
+        });
+        let address = address.recv().unwrap();
+        RunningAgent {
+            server: format!("tcp://{address}#{pin}"),
+            stop: Some(stop),
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for RunningAgent {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
