@@ -275,6 +275,35 @@ fn the_headers_compile_as_c99_and_as_cpp_with_and_without_unicode() {
 }
 
 #[test]
+fn the_static_library_links_into_a_c_program_with_the_readmes_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_target, server) = sample_target(dir.path());
+    let program = dir.path().join("online-static");
+    let archive = library_dir().join("libdsrestore.a");
+    compile(
+        "cc",
+        &[
+            "-std=c99",
+            "-I",
+            include_dir().to_str().unwrap(),
+            source("online.c").to_str().unwrap(),
+            archive.to_str().unwrap(),
+            "-lpthread",
+            "-ldl",
+            "-lm",
+            "-o",
+            program.to_str().unwrap(),
+        ],
+    );
+    let out = run(&program, &[&server]);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "online",
+        "{out:?}"
+    );
+}
+
+#[test]
 fn the_readmes_c_example_builds_and_lists_the_locations() {
     let readme =
         fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../README.md")).unwrap();
