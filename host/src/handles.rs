@@ -153,7 +153,7 @@ impl<T> HandleTable<T> {
         let refuse = |why: &str| Error::invalid_parameter(format!("{} {why}", self.describe(hbc)));
         if tag != self.tag {
             return Err(refuse(
-                "was not issued here (it is another runtime's, or no handle at all)",
+                "was not issued by this runtime (it is another runtime's, or no handle at all)",
             ));
         }
         let Some(entry) = slots.entries.get(index) else {
