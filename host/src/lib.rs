@@ -50,8 +50,10 @@ pub use dsrestore_target::{InitOptions, Target};
 pub use dsrestore_tls::{Fingerprint, Trust};
 /// Backup sets on disk (`docs/backup-set.md`).
 pub use dsrestore_workflow::set as backup_set;
+/// Backup sets as one stream (`docs/backup-set.md`, "Streams").
+pub use dsrestore_workflow::stream as set_stream;
 pub use dsrestore_workflow::{
-    BackupReport, FileDelivery, Progress, RestoreOptions, RestoreReport, Stage,
+    BackupReport, FileDelivery, Progress, RestoreOptions, RestoreReport, Stage, StreamBackupReport,
 };
 pub use error::Error;
 pub use runtime::Runtime;

@@ -7,7 +7,7 @@ use std::path::Path;
 use dsrestore_protocol::{bft, Error, Location};
 use dsrestore_workflow::{
     BackupContext, BackupReport, Client, FileDelivery, Progress, RestoreContext, RestoreOptions,
-    RestoreReport,
+    RestoreReport, StreamBackupReport,
 };
 
 use crate::bindings::dsrestore::backup::types::{BackupType, Bft, DatabaseLocation, RestoreFlags};
@@ -161,6 +161,35 @@ impl Runtime {
         progress: &mut dyn FnMut(&Progress),
     ) -> Result<RestoreReport, Error> {
         self.restore_with(set_dir, server, &RestoreOptions::default(), progress)
+    }
+
+    /// [`backup`](Self::backup) as one stream into `out` (a tar: the head,
+    /// the files, the manifest last; docs/backup-set.md), nothing kept on
+    /// disk. A failed backup leaves a stream without a manifest, which
+    /// readers refuse.
+    pub fn backup_to_stream<W: std::io::Write>(
+        &self,
+        server: &str,
+        out: W,
+        progress: &mut dyn FnMut(&Progress),
+    ) -> Result<StreamBackupReport, Error> {
+        dsrestore_workflow::backup_to_stream(self, server, out, progress)
+    }
+
+    /// [`restore_with`](Self::restore_with) from a stream that
+    /// [`backup_to_stream`](Self::backup_to_stream) wrote: each file is
+    /// delivered as it arrives, its size and SHA-256 checked as it streams,
+    /// and nothing is registered before the stream's manifest, last, has
+    /// been checked against them all. A stream cut short or damaged leaves
+    /// the target as it was.
+    pub fn restore_from_stream<R: std::io::Read>(
+        &self,
+        input: R,
+        server: &str,
+        options: &RestoreOptions,
+        progress: &mut dyn FnMut(&Progress),
+    ) -> Result<RestoreReport, Error> {
+        dsrestore_workflow::restore_from_stream(self, input, server, options, progress)
     }
 
     /// [`restore`](Self::restore) with options: e.g. restoring another

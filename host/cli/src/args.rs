@@ -64,8 +64,11 @@ pub enum Command {
         /// The server to back up.
         #[arg(long)]
         server: String,
-        /// The backup set's directory (must not exist yet, or be empty).
-        #[arg(long, value_name = "SET-DIR")]
+        /// The backup set's directory (must not exist yet, or be empty), or
+        /// `-`: the set as one stream on stdout (a tar; docs/backup-set.md),
+        /// for a backup host that stores what a command writes. The result
+        /// line then goes to stderr.
+        #[arg(long, value_name = "SET-DIR|-")]
         out: PathBuf,
         /// Replace an incomplete set in SET-DIR (what a stopped backup left:
         /// no manifest). A complete set, or anything else, is never replaced.
@@ -74,8 +77,10 @@ pub enum Command {
     },
     /// Restore a backup set to a server in restore mode (DsRestorePrepare .. DsRestoreEnd).
     Restore {
-        /// The backup set's directory.
-        #[arg(long, value_name = "SET-DIR")]
+        /// The backup set's directory, or `-`: a set stream on stdin (what
+        /// `backup --out -` wrote). A stream is checked as it is read, and
+        /// nothing is registered until all of it was read and checked.
+        #[arg(long, value_name = "SET-DIR|-")]
         from: PathBuf,
         /// The server to restore to.
         #[arg(long)]
@@ -88,7 +93,8 @@ pub enum Command {
     },
     /// Check a backup set's manifest, sizes and checksums without touching any target.
     Verify {
-        #[arg(value_name = "SET-DIR")]
+        /// The set's directory, or `-` for a set stream on stdin.
+        #[arg(value_name = "SET-DIR|-")]
         set: PathBuf,
     },
     /// Ask whether the directory service on a server is online (DsIsNTDSOnline).

@@ -44,6 +44,19 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
     };
     match cli.command {
         Command::Target(command) => target_cmd::run(command, json),
+        Command::Backup { server, out, force } if out.as_os_str() == "-" => {
+            if force {
+                return Err(Error::invalid_parameter(
+                    "--force replaces an incomplete set directory; a stream (--out -) has none",
+                ));
+            }
+            outcome::stdout_is_data();
+            workflow_cmd::backup_to_stdout(
+                &runtime()?,
+                &settings::server(&settings, &global, &server)?,
+                json,
+            )
+        }
         Command::Backup { server, out, force } => {
             if force {
                 dsrestore_host::backup_set::remove_incomplete(&out)?;

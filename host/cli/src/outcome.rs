@@ -2,6 +2,7 @@
 //! do next, and the one JSON result of `--json`.
 
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use dsrestore_host::codes::{self, exit_of, *};
 use dsrestore_host::Error;
@@ -35,10 +36,28 @@ pub fn hint(e: &Error) -> &'static str {
 }
 
 /// Prints a failure (text on stderr, or JSON on stdout) and returns its exit code.
+/// Set when stdout carries a set stream (`backup --out -`): the result
+/// line, JSON or text, goes to stderr instead.
+static STDOUT_IS_DATA: AtomicBool = AtomicBool::new(false);
+
+/// Sends results to stderr from now on: stdout carries data.
+pub fn stdout_is_data() {
+    STDOUT_IS_DATA.store(true, Ordering::Relaxed);
+}
+
+/// Prints a result line where results go.
+fn result_line(line: &str) {
+    if STDOUT_IS_DATA.load(Ordering::Relaxed) {
+        eprintln!("{line}");
+    } else {
+        println!("{line}");
+    }
+}
+
 pub fn fail(e: &Error, json: bool) -> ExitCode {
     let name = codes::display_name(e.code).unwrap_or("HRESULT");
     if json {
-        println!(
+        result_line(&format!(
             "{}",
             json!({
                 "ok": false,
@@ -48,7 +67,7 @@ pub fn fail(e: &Error, json: bool) -> ExitCode {
                 "hint": hint(e),
                 "exit": exit_of(e.code) as u8,
             })
-        );
+        ));
     } else {
         eprintln!("dsrestore: error {:#010x} {name}: {}", e.code, e.message);
         eprintln!("  next: {}", hint(e));
@@ -63,11 +82,11 @@ pub fn succeed(json: bool, value: Value, text: impl FnOnce() -> String) -> ExitC
         if let Value::Object(map) = &mut value {
             map.insert("ok".into(), Value::Bool(true));
         }
-        println!("{value}");
+        result_line(&value.to_string());
     } else {
         let text = text();
         if !text.is_empty() {
-            println!("{text}");
+            result_line(&text);
         }
     }
     ExitCode::SUCCESS

@@ -32,6 +32,31 @@ pub fn backup(rt: &Runtime, server: &str, out: &Path, json: bool) -> Result<Exit
     ))
 }
 
+/// `backup --out -`: the set as one stream on stdout.
+pub fn backup_to_stdout(rt: &Runtime, server: &str, json: bool) -> Result<ExitCode, Error> {
+    let started = Instant::now();
+    let mut bars = Bars::new(json);
+    let stdout = std::io::BufWriter::with_capacity(1 << 20, std::io::stdout().lock());
+    let report = rt.backup_to_stream(server, stdout, &mut |p| bars.update(p))?;
+    bars.finish();
+    let seconds = started.elapsed().as_secs_f64();
+    Ok(succeed(
+        json,
+        json!({"set": "-", "server": server, "files": report.files, "bytes": report.bytes,
+               "seconds": seconds, "leaked-bindings": report.leaked_bindings}),
+        || {
+            format!(
+                "backed up {server} to stdout: {} files, {} bytes in {seconds:.2} s",
+                report.files, report.bytes
+            )
+        },
+    ))
+}
+
+fn is_stdio(path: &Path) -> bool {
+    path.as_os_str() == "-"
+}
+
 pub fn restore(
     rt: &Runtime,
     set: &Path,
@@ -41,7 +66,12 @@ pub fn restore(
 ) -> Result<ExitCode, Error> {
     let started = Instant::now();
     let mut bars = Bars::new(json);
-    let report = rt.restore_with(set, server, options, &mut |p| bars.update(p))?;
+    let report = if is_stdio(set) {
+        let stdin = std::io::BufReader::with_capacity(1 << 20, std::io::stdin().lock());
+        rt.restore_from_stream(stdin, server, options, &mut |p| bars.update(p))?
+    } else {
+        rt.restore_with(set, server, options, &mut |p| bars.update(p))?
+    };
     bars.finish();
     let seconds = started.elapsed().as_secs_f64();
     Ok(succeed(
@@ -52,7 +82,11 @@ pub fn restore(
         || {
             format!(
                 "restored {} to {server}: {} files, {} bytes, logs {:#x}..={:#x}, in {seconds:.2} s",
-                set.display(),
+                if is_stdio(set) {
+                    "the stream on stdin".to_string()
+                } else {
+                    set.display().to_string()
+                },
                 report.files,
                 report.bytes,
                 report.gen_low,
@@ -63,6 +97,9 @@ pub fn restore(
 }
 
 pub fn verify(set_dir: &Path, json: bool) -> Result<ExitCode, Error> {
+    if is_stdio(set_dir) {
+        return verify_stdin(json);
+    }
     let set = BackupSet::open(set_dir)?;
     let mut bars = Bars::new(json);
     let total: u64 = set.manifest().files.iter().map(|f| f.size).sum();
@@ -83,6 +120,33 @@ pub fn verify(set_dir: &Path, json: bool) -> Result<ExitCode, Error> {
             format!(
                 "{}: complete and intact: {} files, {total} bytes, from {}",
                 set_dir.display(),
+                m.files.len(),
+                m.source_server
+            )
+        },
+    ))
+}
+
+/// `verify -`: a set stream on stdin, read through and checked.
+fn verify_stdin(json: bool) -> Result<ExitCode, Error> {
+    let mut bars = Bars::new(json);
+    let stdin = std::io::BufReader::with_capacity(1 << 20, std::io::stdin().lock());
+    let m = dsrestore_host::set_stream::verify(stdin, &mut |done| {
+        bars.update(&dsrestore_host::Progress {
+            stage: dsrestore_host::Stage::Verify,
+            file: "",
+            done,
+            total: done,
+        })
+    })?;
+    bars.finish();
+    let total = m.total_bytes();
+    Ok(succeed(
+        json,
+        json!({"set": "-", "source-server": m.source_server, "files": m.files.len(), "bytes": total}),
+        || {
+            format!(
+                "-: complete and intact: {} files, {total} bytes, from {}",
                 m.files.len(),
                 m.source_server
             )

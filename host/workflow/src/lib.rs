@@ -21,12 +21,14 @@ pub mod placing;
 mod progress;
 mod restore;
 pub mod set;
+pub mod source;
 pub mod staging;
+pub mod stream;
 pub mod writeback;
 
-pub use backup::backup;
+pub use backup::{backup, backup_to_stream};
 pub use chunks::Sha256Thread;
 pub use context::{BackupContext, Client, FileDelivery, RestoreContext, RestoreOptions};
 pub use dsrestore_protocol::Error;
-pub use progress::{BackupReport, Progress, RestoreReport, Stage};
-pub use restore::restore;
+pub use progress::{BackupReport, Progress, RestoreReport, Stage, StreamBackupReport};
+pub use restore::{restore, restore_from_stream};

@@ -33,6 +33,16 @@ pub struct BackupReport {
     pub leaked_bindings: usize,
 }
 
+/// What a backup to a stream did.
+#[derive(Debug)]
+pub struct StreamBackupReport {
+    /// The manifest written last in the stream.
+    pub manifest: dsrestore_set_format::Manifest,
+    pub files: usize,
+    pub bytes: u64,
+    pub leaked_bindings: usize,
+}
+
 /// What a restore did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RestoreReport {

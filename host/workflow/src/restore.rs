@@ -6,6 +6,7 @@
 //! put the files in place; DsRestoreRegisterComplete with S_OK or the
 //! failure's code; DsRestoreEnd, on every path.
 
+use std::io::Read;
 use std::path::{Component, Path};
 
 use dsrestore_protocol::{bft, codes, Error, Location, Registration, RestoreMapEntry};
@@ -13,7 +14,9 @@ use dsrestore_protocol::{bft, codes, Error, Location, Registration, RestoreMapEn
 use crate::context::{Client, FileDelivery, RestoreContext, RestoreOptions};
 use crate::progress::{Progress, RestoreReport, Stage};
 use crate::set::{BackupSet, FileKind};
+use crate::source::{Source, StreamSource};
 use crate::staging::{self, Plan};
+use crate::stream::StreamReader;
 
 /// The size of each put-data request (well under the default request limit).
 const UPLOAD_CHUNK: usize = 256 << 10;
@@ -26,10 +29,44 @@ pub fn restore<C: Client>(
     options: &RestoreOptions,
     progress: &mut dyn FnMut(&Progress),
 ) -> Result<RestoreReport, Error> {
-    let set = BackupSet::open(set_dir)?;
-    let total = set.manifest().total_bytes();
+    let mut set = BackupSet::open(set_dir)?;
     set.check_structure()?;
     let token = set.expiry_token()?;
+    restore_from(client, &mut set, &token, server, options, progress)
+}
+
+/// Restores the set read from the stream `input` (`crate::stream`) to
+/// `server`: its head first (the files to come and the token), then each
+/// file delivered as it arrives, its size and SHA-256 checked as it streams;
+/// the stream's manifest, last, is checked against every checksum before
+/// anything is registered, so a stream cut short or damaged leaves the
+/// target as it was.
+pub fn restore_from_stream<C: Client, R: Read>(
+    client: &C,
+    input: R,
+    server: &str,
+    options: &RestoreOptions,
+    progress: &mut dyn FnMut(&Progress),
+) -> Result<RestoreReport, Error> {
+    let mut archive = tar::Archive::new(input);
+    let reader = StreamReader::open(&mut archive)?;
+    let token = reader
+        .head()
+        .expiry_token(&format!("the set stream's {}", crate::stream::HEAD))?;
+    let mut source = StreamSource::new(reader);
+    restore_from(client, &mut source, &token, server, options, progress)
+}
+
+fn restore_from<C: Client>(
+    client: &C,
+    source: &mut dyn Source,
+    token: &[u8],
+    server: &str,
+    options: &RestoreOptions,
+    progress: &mut dyn FnMut(&Progress),
+) -> Result<RestoreReport, Error> {
+    let total = source.manifest().total_bytes();
+    let files = source.manifest().files.len();
     if client.is_ntds_online(server)? {
         return Err(Error::new(
             codes::ERROR_SERVICE_ALREADY_RUNNING,
@@ -37,13 +74,13 @@ pub fn restore<C: Client>(
         ));
     }
     let delivery = client.file_delivery(server);
-    let mut context = client.prepare_restore(server, &token, options)?;
-    let restored = restore_into(&mut context, delivery, &set, total, progress);
+    let mut context = client.prepare_restore(server, token, options)?;
+    let restored = restore_into(&mut context, delivery, source, total, progress);
     let ended = context.end();
     let (gen_low, gen_high) = restored?;
     let leaked_bindings = ended?;
     Ok(RestoreReport {
-        files: set.manifest().files.len(),
+        files,
         bytes: total,
         gen_low,
         gen_high,
@@ -86,7 +123,7 @@ enum Delivery {
 fn restore_into(
     context: &mut impl RestoreContext,
     delivery: FileDelivery,
-    set: &BackupSet,
+    source: &mut dyn Source,
     total: u64,
     progress: &mut dyn FnMut(&Progress),
 ) -> Result<(u32, u32), Error> {
@@ -94,10 +131,11 @@ fn restore_into(
     let database = location(&locations, bft::NTDS_DATABASE)?.to_string();
     let log_dir = location(&locations, bft::LOG_DIR)?.to_string();
     let checkpoint_dir = location(&locations, bft::CHECKPOINT_DIR)?.to_string();
-    let (gen_low, gen_high) = set.generations();
+    let manifest = source.manifest().clone();
+    let (gen_low, gen_high) = manifest.generations();
     let delivery = match delivery {
-        FileDelivery::LocalCopy => Delivery::Local(Plan::for_set(
-            set,
+        FileDelivery::LocalCopy => Delivery::Local(Plan::for_manifest(
+            &manifest,
             Path::new(&database),
             Path::new(&log_dir),
             Path::new(&checkpoint_dir),
@@ -114,14 +152,22 @@ fn restore_into(
         })
     };
     match &delivery {
-        Delivery::Local(plan) => plan.stage(set, &mut report)?,
-        Delivery::Upload => upload(context, set, &mut report)?,
+        Delivery::Local(plan) => plan.stage(source, &mut report)?,
+        Delivery::Upload => upload(context, source, &mut report)?,
+    }
+    // A stream's checksums, against its manifest: nothing is registered
+    // before every byte is known to be the set's.
+    if let Err(e) = source.finish() {
+        if let Delivery::Local(plan) = &delivery {
+            plan.remove_staged();
+        }
+        return Err(e);
     }
     let registered = context.register(&Registration {
         checkpoint_file_path: checkpoint_dir,
         log_path: log_dir.clone(),
         restore_map: vec![RestoreMapEntry {
-            database_name: set.manifest().original_database().to_string(),
+            database_name: manifest.original_database().to_string(),
             new_database_name: database,
         }],
         backup_log_path: log_dir,
@@ -171,30 +217,32 @@ fn restore_into(
 /// as well cost a restore through an agent 12% of its time
 /// (docs/performance.md). A file whose size is wrong stops before it is
 /// sent. The target removes what was staged but never placed when the
-/// session ends, so a damaged set registers nothing.
+/// session ends, so a damaged set registers nothing. A stream's files are
+/// hashed here as they pass (their checksums come last, in its manifest):
+/// the target gets the checksum computed here, which checks the transfer,
+/// and [`Source::finish`] checks it against the manifest before register.
 fn upload(
     context: &mut impl RestoreContext,
-    set: &BackupSet,
+    source: &mut dyn Source,
     progress: &mut dyn FnMut(&str, u64),
 ) -> Result<(), Error> {
     let mut done = 0;
-    for file in &set.manifest().files {
+    for file in &source.manifest().files.clone() {
         let kind = match file.kind {
             FileKind::NtdsDatabase => bft::NTDS_DATABASE,
             FileKind::Log => bft::LOG,
             FileKind::Checkpoint => bft::CHECKPOINT_DIR,
         };
         context.put_file(kind, &file.name, file.size)?;
-        set.read_sized(file, UPLOAD_CHUNK, &mut |chunk| {
+        let sha256 = source.read(file, UPLOAD_CHUNK, false, &mut |chunk| {
             context.put_data(chunk)?;
             done += chunk.len() as u64;
             progress(&file.name, done);
             Ok(())
         })?;
-        context.put_file_end(&file.sha256).map_err(|e| {
-            let path = set.path_of(file);
-            Error::new(e.code, format!("{}: {}", path.display(), e.message))
-        })?;
+        context
+            .put_file_end(&sha256)
+            .map_err(|e| Error::new(e.code, format!("{}: {}", source.name_of(file), e.message)))?;
     }
     Ok(())
 }

@@ -16,10 +16,11 @@ use std::path::{Path, PathBuf};
 use dsrestore_protocol::codes;
 
 use dsrestore_protocol::Error;
-use dsrestore_set_format::log_generation;
+use dsrestore_set_format::{log_generation, Manifest};
 
 use crate::data_dir::{DataDir, EntryKind};
-use crate::set::{BackupSet, FileKind, SetFile, READ_CHUNK};
+use crate::set::{FileKind, SetFile, READ_CHUNK};
+use crate::source::Source;
 use crate::writeback::EarlyWriteback;
 
 /// What every staged file's name carries after the destination's name.
@@ -160,17 +161,16 @@ impl Plan {
         })
     }
 
-    /// A plan for every file of `set`, in the manifest's order.
-    pub fn for_set(
-        set: &BackupSet,
+    /// A plan for every file of `manifest`, in its order.
+    pub fn for_manifest(
+        manifest: &Manifest,
         database: &Path,
         log_dir: &Path,
         checkpoint_dir: &Path,
         tag: &str,
     ) -> Result<Plan, Error> {
         let mut plan = Plan::open(database, log_dir, checkpoint_dir, tag)?;
-        plan.destinations = set
-            .manifest()
+        plan.destinations = manifest
             .files
             .iter()
             .map(|file| plan.destination(file.kind, &file.name))
@@ -251,16 +251,19 @@ impl Plan {
     /// and SHA-256 are checked against the manifest before the next file.
     /// `progress` gets the bytes copied and checked so far. On failure (a
     /// damaged set names its file) nothing staged is left behind.
-    pub fn stage(&self, set: &BackupSet, progress: &mut dyn FnMut(&str, u64)) -> Result<(), Error> {
+    pub fn stage(
+        &self,
+        source: &mut dyn Source,
+        progress: &mut dyn FnMut(&str, u64),
+    ) -> Result<(), Error> {
         self.remove_orphans()?;
         let mut done = 0;
-        let result = set
-            .manifest()
-            .files
+        let files = source.manifest().files.clone();
+        let result = files
             .iter()
             .zip(&self.destinations)
             .try_for_each(|(file, destination)| {
-                stage_file(self, set, file, destination, &mut |n| {
+                stage_file(self, source, file, destination, &mut |n| {
                     done += n;
                     progress(&file.name, done)
                 })
@@ -279,13 +282,13 @@ impl Plan {
     }
 }
 
-/// Copies `file` of `set` to the staging name of `destination` through
-/// [`BackupSet::read_checked`] (so what is written is what was checked),
-/// starting the writeback of each chunk as it goes, and fsyncs it;
-/// `progress` gets each chunk's size.
+/// Copies `file` of `source` to the staging name of `destination`, checking
+/// it as it is read (so what is written is what was checked), starting the
+/// writeback of each chunk as it goes, and fsyncs it; `progress` gets each
+/// chunk's size.
 fn stage_file(
     plan: &Plan,
-    set: &BackupSet,
+    source: &mut dyn Source,
     file: &SetFile,
     destination: &Destination,
     progress: &mut dyn FnMut(u64),
@@ -294,7 +297,7 @@ fn stage_file(
     let failed = |e: io::Error| Error::io(&format!("copying {} to {}", file.name, to.display()), e);
     let mut staged = plan.create_staged(destination).map_err(failed)?;
     let mut writeback = EarlyWriteback::default();
-    set.read_checked(file, READ_CHUNK, &mut |chunk| {
+    source.read(file, READ_CHUNK, true, &mut |chunk| {
         staged.write_all(chunk).map_err(failed)?;
         writeback.wrote(&staged, chunk.len() as u64);
         progress(chunk.len() as u64);

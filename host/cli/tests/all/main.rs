@@ -8,4 +8,5 @@ mod cli;
 mod crash;
 mod links;
 mod races;
+mod streams;
 mod trust;
