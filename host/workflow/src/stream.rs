@@ -254,6 +254,19 @@ fn next_entry<R: Read, T>(
     f(&mut entry)
 }
 
+/// The bytes of the next entry, which must be the manifest-like `path` (at
+/// most 1 MiB: a manifest of thousands of logs is far less).
+fn next_manifest<R: Read>(entries: &mut tar::Entries<'_, R>, path: &str) -> Result<Vec<u8>, Error> {
+    next_entry(entries, path, |entry| {
+        let mut bytes = Vec::new();
+        entry
+            .take(1 << 20)
+            .read_to_end(&mut bytes)
+            .map_err(|e| damaged(format!("reading {path}: {e}")))?;
+        Ok(bytes)
+    })
+}
+
 impl<'a, R: Read> StreamReader<'a, R> {
     /// Reads the head: `head.json` must come first, and be a manifest whose
     /// structure a restore accepts.
@@ -261,14 +274,7 @@ impl<'a, R: Read> StreamReader<'a, R> {
         let mut entries = archive
             .entries()
             .map_err(|e| damaged(format!("not a tar stream: {e}")))?;
-        let bytes = next_entry(&mut entries, HEAD, |entry| {
-            let mut bytes = Vec::new();
-            entry
-                .take(1 << 20)
-                .read_to_end(&mut bytes)
-                .map_err(|e| damaged(format!("reading {HEAD}: {e}")))?;
-            Ok(bytes)
-        })?;
+        let bytes = next_manifest(&mut entries, HEAD)?;
         let head = Manifest::parse(&bytes, &format!("the set stream's {HEAD}"))?;
         head.check_structure("the set stream")?;
         Ok(StreamReader {
@@ -355,14 +361,7 @@ impl<'a, R: Read> StreamReader<'a, R> {
                 ),
             ));
         }
-        let bytes = next_entry(&mut self.entries, MANIFEST, |entry| {
-            let mut bytes = Vec::new();
-            entry
-                .take(1 << 20)
-                .read_to_end(&mut bytes)
-                .map_err(|e| damaged(format!("reading {MANIFEST}: {e}")))?;
-            Ok(bytes)
-        })?;
+        let bytes = next_manifest(&mut self.entries, MANIFEST)?;
         let manifest = Manifest::parse(&bytes, &format!("the set stream's {MANIFEST}"))?;
         let mut unsummed = manifest.clone();
         for f in &mut unsummed.files {

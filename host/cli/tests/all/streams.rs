@@ -159,6 +159,17 @@ fn through_an_agent_a_stream_backs_up_and_restores() {
     lose(&target, &files);
     let mut args = vec!["restore", "--from", "-", "--server", &agent.server];
     args.extend_from_slice(&auth);
+
+    // Damaged: the agent receives every file, and registers none of them.
+    let lost = files_of(&target);
+    let mut flipped = stream.clone();
+    flipped[stream.len() / 2] ^= 0x10;
+    let (code, _, err) = with_stdin(&args, &flipped, &env);
+    assert_eq!(code, 5, "{err}");
+    assert_eq!(files_of(&target), lost, "nothing placed, nothing staged left");
+    let (_, status) = run_json(&["target", "status", path(&target)]);
+    assert!(status["record"].is_null(), "nothing registered: {status}");
+
     let (code, _, err) = with_stdin(&args, &stream, &env);
     assert_eq!(code, 0, "{err}");
     assert_restored(&files);
