@@ -53,7 +53,8 @@ pub use dsrestore_workflow::set as backup_set;
 /// Backup sets as one stream (`docs/backup-set.md`, "Streams").
 pub use dsrestore_workflow::stream as set_stream;
 pub use dsrestore_workflow::{
-    BackupReport, FileDelivery, Progress, RestoreOptions, RestoreReport, Stage, StreamBackupReport,
+    lifetime_of, BackupReport, FileDelivery, Progress, RestoreOptions, RestoreReport, Stage,
+    StreamBackupReport,
 };
 pub use error::Error;
 pub use runtime::Runtime;

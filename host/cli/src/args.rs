@@ -90,6 +90,12 @@ pub enum Command {
         /// (ERROR_ACCESS_DENIED); with it, its record notes the other server.
         #[arg(long)]
         to_other_server: bool,
+        /// Every check, no change to the target: the set's age against its
+        /// tombstone lifetime, the target (offline, DsRestorePrepare with the
+        /// set's token, the locations, DsRestoreEnd), every file's size and
+        /// SHA-256. Nothing is staged, sent or registered.
+        #[arg(long)]
+        dry_run: bool,
     },
     /// Check a backup set's manifest, sizes and checksums without touching any target.
     Verify {

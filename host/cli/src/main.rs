@@ -72,8 +72,11 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
             from,
             server,
             to_other_server,
+            dry_run,
         } => {
-            let options = RestoreOptions::default().to_other_server(to_other_server);
+            let options = RestoreOptions::default()
+                .to_other_server(to_other_server)
+                .dry_run(dry_run);
             workflow_cmd::restore(
                 &runtime()?,
                 &from,

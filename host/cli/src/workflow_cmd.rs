@@ -74,26 +74,47 @@ pub fn restore(
     };
     bars.finish();
     let seconds = started.elapsed().as_secs_f64();
+    let shown = if is_stdio(set) {
+        "the stream on stdin".to_string()
+    } else {
+        set.display().to_string()
+    };
+    let locations: Vec<_> = report
+        .locations
+        .iter()
+        .map(|l| json!({"kind": dsrestore_host::Bft::from_code(l.bft).wit_name(), "path": l.path}))
+        .collect();
     Ok(succeed(
         json,
         json!({"set": set, "server": server, "files": report.files, "bytes": report.bytes,
                "gen-low": report.gen_low, "gen-high": report.gen_high,
+               "dry-run": report.dry_run, "locations": locations,
+               "lifetime": lifetime_json(&report.lifetime),
                "seconds": seconds, "leaked-bindings": report.leaked_bindings}),
         || {
-            format!(
-                "restored {} to {server}: {} files, {} bytes, logs {:#x}..={:#x}, in {seconds:.2} s",
-                if is_stdio(set) {
-                    "the stream on stdin".to_string()
-                } else {
-                    set.display().to_string()
-                },
-                report.files,
-                report.bytes,
-                report.gen_low,
-                report.gen_high
-            )
+            let what = format!(
+                "{} files, {} bytes, logs {:#x}..={:#x}",
+                report.files, report.bytes, report.gen_low, report.gen_high
+            );
+            if report.dry_run {
+                let wheres: Vec<_> = report.locations.iter().map(|l| l.path.as_str()).collect();
+                format!(
+                    "dry run: {shown} would restore to {server}: {what}, into {}; every check passed, nothing was changed; the set was {}",
+                    wheres.join(", "),
+                    report.lifetime.describe()
+                )
+            } else {
+                format!("restored {shown} to {server}: {what}, in {seconds:.2} s")
+            }
         },
     ))
+}
+
+/// A set's lifetime as JSON.
+fn lifetime_json(life: &dsrestore_host::target::token::Lifetime) -> serde_json::Value {
+    json!({"taken-at": life.issued_at, "expires-at": life.expires_at,
+           "age-seconds": life.age(), "seconds-left": life.left(),
+           "past-half": life.past_half()})
 }
 
 pub fn verify(set_dir: &Path, json: bool) -> Result<ExitCode, Error> {
@@ -101,6 +122,8 @@ pub fn verify(set_dir: &Path, json: bool) -> Result<ExitCode, Error> {
         return verify_stdin(json);
     }
     let set = BackupSet::open(set_dir)?;
+    set.check_structure()?;
+    let life = dsrestore_host::lifetime_of(&set.expiry_token()?)?;
     let mut bars = Bars::new(json);
     let total: u64 = set.manifest().files.iter().map(|f| f.size).sum();
     set.verify(&mut |done| {
@@ -115,13 +138,15 @@ pub fn verify(set_dir: &Path, json: bool) -> Result<ExitCode, Error> {
     let m = set.manifest();
     Ok(succeed(
         json,
-        json!({"set": set_dir, "source-server": m.source_server, "files": m.files.len(), "bytes": total}),
+        json!({"set": set_dir, "source-server": m.source_server, "files": m.files.len(), "bytes": total,
+               "lifetime": lifetime_json(&life)}),
         || {
             format!(
-                "{}: complete and intact: {} files, {total} bytes, from {}",
+                "{}: complete and intact: {} files, {total} bytes, from {}; {}",
                 set_dir.display(),
                 m.files.len(),
-                m.source_server
+                m.source_server,
+                life.describe()
             )
         },
     ))
@@ -140,15 +165,18 @@ fn verify_stdin(json: bool) -> Result<ExitCode, Error> {
         })
     })?;
     bars.finish();
+    let life = dsrestore_host::lifetime_of(&m.expiry_token("the set stream's manifest")?)?;
     let total = m.total_bytes();
     Ok(succeed(
         json,
-        json!({"set": "-", "source-server": m.source_server, "files": m.files.len(), "bytes": total}),
+        json!({"set": "-", "source-server": m.source_server, "files": m.files.len(), "bytes": total,
+               "lifetime": lifetime_json(&life)}),
         || {
             format!(
-                "-: complete and intact: {} files, {total} bytes, from {}",
+                "-: complete and intact: {} files, {total} bytes, from {}; {}",
                 m.files.len(),
-                m.source_server
+                m.source_server,
+                life.describe()
             )
         },
     ))

@@ -13,6 +13,8 @@ use dsrestore_protocol::codes;
 pub use dsrestore_protocol::Error;
 use serde::{Deserialize, Serialize};
 
+pub mod token;
+
 /// The manifest's file name.
 pub const MANIFEST: &str = "manifest.json";
 /// The manifest's format version.

@@ -21,7 +21,6 @@ pub mod sample;
 mod server;
 mod settings;
 mod stamp;
-mod token;
 mod upload;
 
 use std::collections::{HashMap, HashSet};
@@ -35,13 +34,13 @@ use dsrestore_protocol::{Prepared, Registration};
 use serde::Serialize;
 
 pub use backup::MAX_READ;
+pub use dsrestore_set_format::token::{self, ExpiryToken};
 pub use dsrestore_workflow::placing::{Outcome, Phase, Recovered, Recovery};
 pub use layout::Layout;
 pub use record::{RecordState, RestoreRecord};
 use restore_lock::RestoreLock;
 pub use server::ServerConnection;
 pub use settings::{Settings, DEFAULT_TOMBSTONE_LIFETIME_DAYS};
-pub use token::ExpiryToken;
 
 use dsrestore_protocol::Error;
 use dsrestore_workflow::data_dir::{DataDir, EntryKind};

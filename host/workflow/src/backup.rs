@@ -26,7 +26,7 @@ pub const READ_CHUNK: u32 = 64 << 10;
 /// slower (docs/performance.md).
 pub const REMOTE_READ_CHUNK: u32 = 1 << 20;
 
-fn now() -> u64 {
+pub(crate) fn now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())

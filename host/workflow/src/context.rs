@@ -66,6 +66,10 @@ pub struct RestoreOptions {
     /// target refuses it (ERROR_ACCESS_DENIED) unless this is set; the
     /// target then notes the other server in its record.
     pub to_other_server: bool,
+    /// Every check and no change: the set's lifetime, the target (offline,
+    /// DsRestorePrepare with the token, the locations, DsRestoreEnd), then
+    /// every file's size and SHA-256; nothing is staged, sent or registered.
+    pub dry_run: bool,
 }
 
 impl RestoreOptions {
@@ -73,6 +77,15 @@ impl RestoreOptions {
     pub fn to_other_server(self, yes: bool) -> RestoreOptions {
         RestoreOptions {
             to_other_server: yes,
+            ..self
+        }
+    }
+
+    /// The options with `dry_run` set as given.
+    pub fn dry_run(self, yes: bool) -> RestoreOptions {
+        RestoreOptions {
+            dry_run: yes,
+            ..self
         }
     }
 }

@@ -31,4 +31,4 @@ pub use chunks::Sha256Thread;
 pub use context::{BackupContext, Client, FileDelivery, RestoreContext, RestoreOptions};
 pub use dsrestore_protocol::Error;
 pub use progress::{BackupReport, Progress, RestoreReport, Stage, StreamBackupReport};
-pub use restore::{restore, restore_from_stream};
+pub use restore::{lifetime_of, restore, restore_from_stream};

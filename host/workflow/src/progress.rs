@@ -51,4 +51,10 @@ pub struct RestoreReport {
     pub gen_low: u32,
     pub gen_high: u32,
     pub leaked_bindings: usize,
+    /// Where the set stands in its useful life (the tombstone lifetime).
+    pub lifetime: dsrestore_set_format::token::Lifetime,
+    /// The target's locations (`dry_run`: where the files would go).
+    pub locations: Vec<dsrestore_protocol::Location>,
+    /// Nothing was staged, sent or registered (`RestoreOptions::dry_run`).
+    pub dry_run: bool,
 }

@@ -10,6 +10,7 @@ use std::io::Read;
 use std::path::{Component, Path};
 
 use dsrestore_protocol::{bft, codes, Error, Location, Registration, RestoreMapEntry};
+use dsrestore_set_format::token::{ExpiryToken, Lifetime};
 
 use crate::context::{Client, FileDelivery, RestoreContext, RestoreOptions};
 use crate::progress::{Progress, RestoreReport, Stage};
@@ -57,6 +58,32 @@ pub fn restore_from_stream<C: Client, R: Read>(
     restore_from(client, &mut source, &token, server, options, progress)
 }
 
+/// Where the set with `token` stands in its useful life now; an expired one
+/// is refused (hrContentsExpired) before any target is contacted, and one
+/// past half its life is logged.
+pub fn lifetime_of(token: &[u8]) -> Result<Lifetime, Error> {
+    let token = ExpiryToken::decode(token)?;
+    let life = Lifetime::of(&token, crate::backup::now());
+    if life.expired() {
+        return Err(Error::new(
+            codes::HR_CONTENTS_EXPIRED,
+            format!(
+                "the set of {} was {}: restoring it would bring back what the domain deleted since; restore a newer set",
+                token.server,
+                life.describe()
+            ),
+        ));
+    }
+    if life.past_half() {
+        tracing::warn!(
+            "the set of {} was {}: take a new backup soon",
+            token.server,
+            life.describe()
+        );
+    }
+    Ok(life)
+}
+
 fn restore_from<C: Client>(
     client: &C,
     source: &mut dyn Source,
@@ -65,6 +92,7 @@ fn restore_from<C: Client>(
     options: &RestoreOptions,
     progress: &mut dyn FnMut(&Progress),
 ) -> Result<RestoreReport, Error> {
+    let lifetime = lifetime_of(token)?;
     let total = source.manifest().total_bytes();
     let files = source.manifest().files.len();
     if client.is_ntds_online(server)? {
@@ -75,9 +103,13 @@ fn restore_from<C: Client>(
     }
     let delivery = client.file_delivery(server);
     let mut context = client.prepare_restore(server, token, options)?;
-    let restored = restore_into(&mut context, delivery, source, total, progress);
+    let restored = if options.dry_run {
+        dry_run(&mut context, source, total, progress)
+    } else {
+        restore_into(&mut context, delivery, source, total, progress)
+    };
     let ended = context.end();
-    let (gen_low, gen_high) = restored?;
+    let (locations, (gen_low, gen_high)) = restored?;
     let leaked_bindings = ended?;
     Ok(RestoreReport {
         files,
@@ -85,7 +117,37 @@ fn restore_from<C: Client>(
         gen_low,
         gen_high,
         leaked_bindings,
+        lifetime,
+        locations,
+        dry_run: options.dry_run,
     })
+}
+
+/// A dry run's part with the context open: the locations, then every
+/// file's size and SHA-256 read through; nothing staged, sent or registered.
+fn dry_run(
+    context: &mut impl RestoreContext,
+    source: &mut dyn Source,
+    total: u64,
+    progress: &mut dyn FnMut(&Progress),
+) -> Result<(Vec<Location>, (u32, u32)), Error> {
+    let locations = context.database_locations()?;
+    let manifest = source.manifest().clone();
+    let mut done = 0;
+    for file in &manifest.files {
+        source.read(file, crate::set::READ_CHUNK, true, &mut |chunk| {
+            done += chunk.len() as u64;
+            progress(&Progress {
+                stage: Stage::Verify,
+                file: &file.name,
+                done,
+                total,
+            });
+            Ok(())
+        })?;
+    }
+    source.finish()?;
+    Ok((locations, manifest.generations()))
 }
 
 /// The path of the location of BFT `kind`, checked to be a plain absolute path.
@@ -126,7 +188,7 @@ fn restore_into(
     source: &mut dyn Source,
     total: u64,
     progress: &mut dyn FnMut(&Progress),
-) -> Result<(u32, u32), Error> {
+) -> Result<(Vec<Location>, (u32, u32)), Error> {
     let locations = context.database_locations()?;
     let database = location(&locations, bft::NTDS_DATABASE)?.to_string();
     let log_dir = location(&locations, bft::LOG_DIR)?.to_string();
@@ -206,7 +268,7 @@ fn restore_into(
             return Err(e);
         }
     }
-    Ok((gen_low, gen_high))
+    Ok((locations, (gen_low, gen_high)))
 }
 
 /// Sends every file of the set to the target (put-file, put-data,

@@ -166,7 +166,11 @@ fn through_an_agent_a_stream_backs_up_and_restores() {
     flipped[stream.len() / 2] ^= 0x10;
     let (code, _, err) = with_stdin(&args, &flipped, &env);
     assert_eq!(code, 5, "{err}");
-    assert_eq!(files_of(&target), lost, "nothing placed, nothing staged left");
+    assert_eq!(
+        files_of(&target),
+        lost,
+        "nothing placed, nothing staged left"
+    );
     let (_, status) = run_json(&["target", "status", path(&target)]);
     assert!(status["record"].is_null(), "nothing registered: {status}");
 

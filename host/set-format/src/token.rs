@@ -1,4 +1,6 @@
-//! Expiry tokens: what DsBackupPrepare hands out and DsRestorePrepare checks.
+//! Expiry tokens: what DsBackupPrepare hands out and DsRestorePrepare checks,
+//! and where a backup stands in its useful life ([`Lifetime`]), which a client
+//! shows and checks before it contacts a target.
 //!
 //! The real token format is not public, so dsrestore defines its own (see
 //! `docs/protocol.md`): a backup may be restored until `expires-at`, which is the
@@ -102,6 +104,85 @@ impl ExpiryToken {
     }
 }
 
+/// Where a backup stands in its useful life (the tombstone lifetime) at a
+/// moment. Times are seconds since the Unix epoch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Lifetime {
+    pub issued_at: u64,
+    pub expires_at: u64,
+    pub now: u64,
+}
+
+/// `secs` in the largest unit that keeps it at 2 or more: "3 days", "5 hours".
+pub fn span(secs: u64) -> String {
+    const HOUR: u64 = 3600;
+    const DAY: u64 = 24 * HOUR;
+    if secs >= 2 * DAY {
+        format!("{} days", secs / DAY)
+    } else if secs >= 2 * HOUR {
+        format!("{} hours", secs / HOUR)
+    } else if secs >= 120 {
+        format!("{} minutes", secs / 60)
+    } else {
+        format!("{secs} seconds")
+    }
+}
+
+impl Lifetime {
+    /// The token's lifetime at `now`.
+    pub fn of(token: &ExpiryToken, now: u64) -> Lifetime {
+        Lifetime {
+            issued_at: token.issued_at,
+            expires_at: token.expires_at,
+            now,
+        }
+    }
+
+    /// How old the backup is.
+    pub fn age(&self) -> u64 {
+        self.now.saturating_sub(self.issued_at)
+    }
+
+    /// The whole useful life.
+    pub fn length(&self) -> u64 {
+        self.expires_at.saturating_sub(self.issued_at)
+    }
+
+    /// How long the backup stays restorable (0 once expired).
+    pub fn left(&self) -> u64 {
+        self.expires_at.saturating_sub(self.now)
+    }
+
+    pub fn expired(&self) -> bool {
+        self.now > self.expires_at
+    }
+
+    /// More than half of the useful life has passed: time for a new backup.
+    pub fn past_half(&self) -> bool {
+        self.age().saturating_mul(2) > self.length()
+    }
+
+    /// "taken 7 days ago, restorable for another 53 days (of a tombstone
+    /// lifetime of 60 days)", or how long ago it expired.
+    pub fn describe(&self) -> String {
+        if self.expired() {
+            format!(
+                "taken {} ago, expired {} ago (its tombstone lifetime was {})",
+                span(self.age()),
+                span(self.now - self.expires_at),
+                span(self.length())
+            )
+        } else {
+            format!(
+                "taken {} ago, restorable for another {} (of a tombstone lifetime of {})",
+                span(self.age()),
+                span(self.left()),
+                span(self.length())
+            )
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -145,5 +226,27 @@ mod tests {
             sample().check_not_expired(2_001).unwrap_err().code,
             codes::HR_CONTENTS_EXPIRED
         );
+    }
+
+    #[test]
+    fn a_lifetime_says_its_age_what_is_left_and_when_half_has_passed() {
+        const DAY: u64 = 86_400;
+        let at = |days: u64| Lifetime {
+            issued_at: 0,
+            expires_at: 60 * DAY,
+            now: days * DAY,
+        };
+        assert_eq!(
+            at(7).describe(),
+            "taken 7 days ago, restorable for another 53 days (of a tombstone lifetime of 60 days)"
+        );
+        assert!(!at(30).past_half() && at(31).past_half());
+        assert!(!at(60).expired() && at(61).expired());
+        assert_eq!(
+            at(63).describe(),
+            "taken 63 days ago, expired 3 days ago (its tombstone lifetime was 60 days)"
+        );
+        assert_eq!(span(3 * 3600), "3 hours");
+        assert_eq!(span(90), "90 seconds");
     }
 }
