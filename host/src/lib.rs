@@ -21,6 +21,7 @@ mod backup_session;
 pub mod binding;
 mod bindings;
 mod config;
+pub mod encryption;
 mod engine;
 mod error;
 mod guest_context;

@@ -166,13 +166,14 @@ impl Runtime {
     /// [`backup`](Self::backup) as one stream into `out` (a tar: the head,
     /// the files, the manifest last; docs/backup-set.md), nothing kept on
     /// disk. A failed backup leaves a stream without a manifest, which
-    /// readers refuse.
+    /// readers refuse. Returns `out` too: to encrypt the stream, pass
+    /// [`crate::encryption::encrypting`]'s writer and `finish` it after.
     pub fn backup_to_stream<W: std::io::Write>(
         &self,
         server: &str,
         out: W,
         progress: &mut dyn FnMut(&Progress),
-    ) -> Result<StreamBackupReport, Error> {
+    ) -> Result<(StreamBackupReport, W), Error> {
         dsrestore_workflow::backup_to_stream(self, server, out, progress)
     }
 
@@ -181,7 +182,8 @@ impl Runtime {
     /// delivered as it arrives, its size and SHA-256 checked as it streams,
     /// and nothing is registered before the stream's manifest, last, has
     /// been checked against them all. A stream cut short or damaged leaves
-    /// the target as it was.
+    /// the target as it was. An encrypted stream is read through
+    /// [`crate::encryption::decrypting`].
     pub fn restore_from_stream<R: std::io::Read>(
         &self,
         input: R,

@@ -74,6 +74,8 @@ pub enum Command {
         /// no manifest). A complete set, or anything else, is never replaced.
         #[arg(long)]
         force: bool,
+        #[command(flatten)]
+        encrypt: EncryptArgs,
     },
     /// Restore a backup set to a server in restore mode (DsRestorePrepare .. DsRestoreEnd).
     Restore {
@@ -96,12 +98,16 @@ pub enum Command {
         /// SHA-256. Nothing is staged, sent or registered.
         #[arg(long)]
         dry_run: bool,
+        #[command(flatten)]
+        decrypt: DecryptArgs,
     },
     /// Check a backup set's manifest, sizes and checksums without touching any target.
     Verify {
         /// The set's directory, or `-` for a set stream on stdin.
         #[arg(value_name = "SET-DIR|-")]
         set: PathBuf,
+        #[command(flatten)]
+        decrypt: DecryptArgs,
     },
     /// Ask whether the directory service on a server is online (DsIsNTDSOnline).
     IsOnline {
@@ -216,4 +222,27 @@ pub enum AgentCommand {
         #[arg(long, value_name = "FILE")]
         users: Option<PathBuf>,
     },
+}
+
+/// How `backup --out -` encrypts its stream (age).
+#[derive(Args, Debug, Clone, Default)]
+pub struct EncryptArgs {
+    /// Encrypt the stream to this age recipient (age1..., from
+    /// `age-keygen`); repeatable: any one's identity decrypts it.
+    #[arg(long, value_name = "RECIPIENT", conflicts_with = "passphrase_env")]
+    pub encrypt_to: Vec<String>,
+    /// Encrypt the stream to the passphrase in this environment variable.
+    #[arg(long, value_name = "VAR")]
+    pub passphrase_env: Option<String>,
+}
+
+/// How `restore` and `verify` decrypt an encrypted stream.
+#[derive(Args, Debug, Clone, Default)]
+pub struct DecryptArgs {
+    /// Decrypt the stream with the age identities in this file; repeatable.
+    #[arg(long, value_name = "FILE", conflicts_with = "passphrase_env")]
+    pub identity: Vec<PathBuf>,
+    /// Decrypt the stream with the passphrase in this environment variable.
+    #[arg(long, value_name = "VAR")]
+    pub passphrase_env: Option<String>,
 }

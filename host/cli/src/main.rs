@@ -3,6 +3,7 @@
 
 mod agent_cmd;
 mod args;
+mod crypt_args;
 mod demo_cmd;
 mod outcome;
 mod progress;
@@ -44,20 +45,33 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
     };
     match cli.command {
         Command::Target(command) => target_cmd::run(command, json),
-        Command::Backup { server, out, force } if out.as_os_str() == "-" => {
+        Command::Backup {
+            server,
+            out,
+            force,
+            encrypt,
+        } if out.as_os_str() == "-" => {
             if force {
                 return Err(Error::invalid_parameter(
                     "--force replaces an incomplete set directory; a stream (--out -) has none",
                 ));
             }
+            let encryption = encrypt.encryption()?;
             outcome::stdout_is_data();
             workflow_cmd::backup_to_stdout(
                 &runtime()?,
                 &settings::server(&settings, &global, &server)?,
+                encryption,
                 json,
             )
         }
-        Command::Backup { server, out, force } => {
+        Command::Backup {
+            server,
+            out,
+            force,
+            encrypt,
+        } => {
+            crypt_args::no_key_for_a_directory(encrypt.encryption()?.is_some())?;
             if force {
                 dsrestore_host::backup_set::remove_incomplete(&out)?;
             }
@@ -73,6 +87,7 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
             server,
             to_other_server,
             dry_run,
+            decrypt,
         } => {
             let options = RestoreOptions::default()
                 .to_other_server(to_other_server)
@@ -80,12 +95,13 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
             workflow_cmd::restore(
                 &runtime()?,
                 &from,
+                decrypt.decryption()?,
                 &settings::server(&settings, &global, &server)?,
                 &options,
                 json,
             )
         }
-        Command::Verify { set } => workflow_cmd::verify(&set, json),
+        Command::Verify { set, decrypt } => workflow_cmd::verify(&set, decrypt.decryption()?, json),
         Command::IsOnline { server } => workflow_cmd::is_online(
             &runtime()?,
             &settings::server(&settings, &global, &server)?,

@@ -4,10 +4,14 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::time::Instant;
 
+use std::io::Write;
+
 use dsrestore_host::backup_set::BackupSet;
+use dsrestore_host::encryption::{self, Decryption, Encryption};
 use dsrestore_host::{Error, RestoreFlags, RestoreOptions, Runtime};
 use serde_json::json;
 
+use crate::crypt_args;
 use crate::outcome::succeed;
 use crate::progress::Bars;
 
@@ -33,11 +37,29 @@ pub fn backup(rt: &Runtime, server: &str, out: &Path, json: bool) -> Result<Exit
 }
 
 /// `backup --out -`: the set as one stream on stdout.
-pub fn backup_to_stdout(rt: &Runtime, server: &str, json: bool) -> Result<ExitCode, Error> {
+pub fn backup_to_stdout(
+    rt: &Runtime,
+    server: &str,
+    encryption: Option<Encryption>,
+    json: bool,
+) -> Result<ExitCode, Error> {
     let started = Instant::now();
     let mut bars = Bars::new(json);
     let stdout = std::io::BufWriter::with_capacity(1 << 20, std::io::stdout().lock());
-    let report = rt.backup_to_stream(server, stdout, &mut |p| bars.update(p))?;
+    let written = |e: std::io::Error| Error::io("writing the set stream", e);
+    let report = match encryption {
+        None => {
+            rt.backup_to_stream(server, stdout, &mut |p| bars.update(p))?
+                .0
+        }
+        Some(how) => {
+            let sealed = encryption::encrypting(stdout, &how)?;
+            let (report, sealed) = rt.backup_to_stream(server, sealed, &mut |p| bars.update(p))?;
+            let mut stdout = sealed.finish().map_err(written)?;
+            stdout.flush().map_err(written)?;
+            report
+        }
+    };
     bars.finish();
     let seconds = started.elapsed().as_secs_f64();
     Ok(succeed(
@@ -60,6 +82,7 @@ fn is_stdio(path: &Path) -> bool {
 pub fn restore(
     rt: &Runtime,
     set: &Path,
+    decryption: Option<Decryption>,
     server: &str,
     options: &RestoreOptions,
     json: bool,
@@ -67,9 +90,10 @@ pub fn restore(
     let started = Instant::now();
     let mut bars = Bars::new(json);
     let report = if is_stdio(set) {
-        let stdin = std::io::BufReader::with_capacity(1 << 20, std::io::stdin().lock());
+        let stdin = crypt_args::stdin_stream(decryption)?;
         rt.restore_from_stream(stdin, server, options, &mut |p| bars.update(p))?
     } else {
+        crypt_args::no_key_for_a_directory(decryption.is_some())?;
         rt.restore_with(set, server, options, &mut |p| bars.update(p))?
     };
     bars.finish();
@@ -117,10 +141,15 @@ fn lifetime_json(life: &dsrestore_host::target::token::Lifetime) -> serde_json::
            "past-half": life.past_half()})
 }
 
-pub fn verify(set_dir: &Path, json: bool) -> Result<ExitCode, Error> {
+pub fn verify(
+    set_dir: &Path,
+    decryption: Option<Decryption>,
+    json: bool,
+) -> Result<ExitCode, Error> {
     if is_stdio(set_dir) {
-        return verify_stdin(json);
+        return verify_stdin(crypt_args::stdin_stream(decryption)?, json);
     }
+    crypt_args::no_key_for_a_directory(decryption.is_some())?;
     let set = BackupSet::open(set_dir)?;
     set.check_structure()?;
     let life = dsrestore_host::lifetime_of(&set.expiry_token()?)?;
@@ -153,9 +182,8 @@ pub fn verify(set_dir: &Path, json: bool) -> Result<ExitCode, Error> {
 }
 
 /// `verify -`: a set stream on stdin, read through and checked.
-fn verify_stdin(json: bool) -> Result<ExitCode, Error> {
+fn verify_stdin(stdin: impl std::io::Read, json: bool) -> Result<ExitCode, Error> {
     let mut bars = Bars::new(json);
-    let stdin = std::io::BufReader::with_capacity(1 << 20, std::io::stdin().lock());
     let m = dsrestore_host::set_stream::verify(stdin, &mut |done| {
         bars.update(&dsrestore_host::Progress {
             stage: dsrestore_host::Stage::Verify,

@@ -162,28 +162,30 @@ pub fn backup<C: Client>(
 /// Backs `server` up as one stream into `out` (`crate::stream`): the head,
 /// each file as it is read from the target, then the manifest. Nothing is
 /// kept on disk. A failed backup leaves a stream without a manifest, which
-/// readers refuse.
+/// readers refuse. Returns the report and `out`, flushed (an encrypting
+/// writer still needs its `finish`).
 pub fn backup_to_stream<C: Client, W: Write>(
     client: &C,
     server: &str,
     out: W,
     progress: &mut dyn FnMut(&Progress),
-) -> Result<StreamBackupReport, Error> {
+) -> Result<(StreamBackupReport, W), Error> {
     let mut sink = StreamWriter::new(out, now());
     let copied = copy(client, server, &mut sink, progress)?;
-    let (manifest, _) = sink.commit(server, copied.created_at, &copied.token)?;
+    let (manifest, out) = sink.commit(server, copied.created_at, &copied.token)?;
     tracing::info!(
         server,
         files = copied.files,
         bytes = copied.bytes,
         "backup streamed"
     );
-    Ok(StreamBackupReport {
+    let report = StreamBackupReport {
         manifest,
         files: copied.files,
         bytes: copied.bytes,
         leaked_bindings: copied.leaked_bindings,
-    })
+    };
+    Ok((report, out))
 }
 
 /// Reads every file the target lists into `sink`, after their head (with

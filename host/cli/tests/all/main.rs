@@ -6,6 +6,7 @@ mod support;
 mod agent;
 mod cli;
 mod crash;
+mod encrypted;
 mod lifetime;
 mod links;
 mod races;

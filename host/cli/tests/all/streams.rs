@@ -244,6 +244,39 @@ fn restic_stores_the_stream_and_gives_it_back_byte_for_byte_and_damage_is_refuse
 }
 
 #[test]
+fn restic_stores_an_encrypted_stream_that_restores_with_its_identity() {
+    let dir = tempfile::tempdir().unwrap();
+    let (target, server) = target(dir.path());
+    let files = files_of(&target);
+    let (identity, recipient) = crate::encrypted::age_key(dir.path(), "key.txt");
+    let env = [
+        ("RESTIC_REPOSITORY", "repo"),
+        ("RESTIC_PASSWORD", "repository password"),
+        ("RESTIC_CACHE_DIR", "cache"),
+        ("SERVER", server.as_str()),
+        ("RECIPIENT", recipient.as_str()),
+        ("IDENTITY", identity.to_str().unwrap()),
+    ];
+    let (code, err) = shell(
+        dir.path(),
+        "restic init -q
+         $DSRESTORE backup --server \"$SERVER\" --out - --encrypt-to \"$RECIPIENT\" \
+           | restic backup -q --stdin --stdin-filename dc1.dsset.age",
+        &env,
+    );
+    assert_eq!(code, 0, "{err}");
+    lose(&target, &files);
+    let (code, err) = shell(
+        dir.path(),
+        "restic dump -q latest dc1.dsset.age \
+           | $DSRESTORE restore --from - --server \"$SERVER\" --identity \"$IDENTITY\"",
+        &env,
+    );
+    assert_eq!(code, 0, "{err}");
+    assert_restored(&files);
+}
+
+#[test]
 fn borg_stores_the_stream_and_gives_it_back_byte_for_byte() {
     let dir = tempfile::tempdir().unwrap();
     let (target, server) = target(dir.path());

@@ -1,0 +1,73 @@
+//! `--encrypt-to`, `--identity` and `--passphrase-env`: age encryption of
+//! set streams (`dsrestore_host::encryption`).
+
+use std::io::{BufReader, Read};
+
+use dsrestore_host::encryption::{self, Decryption, Encryption};
+use dsrestore_host::{codes, Error};
+
+use crate::args::{DecryptArgs, EncryptArgs};
+
+impl EncryptArgs {
+    /// The encryption asked for, if any.
+    pub fn encryption(&self) -> Result<Option<Encryption>, Error> {
+        if let Some(var) = &self.passphrase_env {
+            return Ok(Some(Encryption::Passphrase(
+                encryption::passphrase_from_env(var)?,
+            )));
+        }
+        if self.encrypt_to.is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(Encryption::Recipients(self.encrypt_to.clone())))
+    }
+}
+
+impl DecryptArgs {
+    /// The decryption asked for, if any.
+    pub fn decryption(&self) -> Result<Option<Decryption>, Error> {
+        if let Some(var) = &self.passphrase_env {
+            return Ok(Some(Decryption::Passphrase(
+                encryption::passphrase_from_env(var)?,
+            )));
+        }
+        if self.identity.is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(Decryption::IdentityFiles(self.identity.clone())))
+    }
+}
+
+/// Refuses a key for a directory set: only streams are encrypted.
+pub fn no_key_for_a_directory(asked: bool) -> Result<(), Error> {
+    if asked {
+        return Err(Error::invalid_parameter(
+            "encryption applies to set streams (--out - / --from - / verify -); directory sets are not encrypted",
+        ));
+    }
+    Ok(())
+}
+
+/// The set stream on stdin, decrypted when it is encrypted. A stream that
+/// is encrypted needs a key; a key given for a stream that is not encrypted
+/// is refused too: a plaintext stream may have been put in place of the
+/// encrypted one.
+pub fn stdin_stream(decryption: Option<Decryption>) -> Result<Box<dyn Read>, Error> {
+    let mut stdin = BufReader::with_capacity(1 << 20, std::io::stdin().lock());
+    let encrypted = encryption::is_encrypted(&mut stdin)
+        .map_err(|e| Error::io("reading the set stream on stdin", e))?;
+    match (encrypted, decryption) {
+        (false, None) => Ok(Box::new(stdin)),
+        (true, Some(how)) => Ok(Box::new(BufReader::with_capacity(
+            1 << 20,
+            encryption::decrypting(stdin, &how)?,
+        ))),
+        (true, None) => Err(Error::invalid_parameter(
+            "the set stream is encrypted (age): give --identity FILE or --passphrase-env VAR",
+        )),
+        (false, Some(_)) => Err(Error::new(
+            codes::HR_INVALID_BACKUP,
+            "a key was given, but the set stream on stdin is not encrypted: refusing it (a plaintext stream may have been put in place of an encrypted one)",
+        )),
+    }
+}

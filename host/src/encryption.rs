@@ -1,0 +1,225 @@
+//! Encrypted set streams: the whole stream encrypted with age (the format
+//! the `age` and `rage` tools read), to X25519 recipients (`age1...`) or a
+//! passphrase. A set holds every password hash of a domain; whoever holds a
+//! copy of an encrypted stream without the key learns its size and nothing
+//! else. age authenticates every 64 KiB chunk: a stream changed or cut short
+//! fails to decrypt, and the set reader refuses what it got.
+//!
+//! Keys and passphrases are held as `SecretString`s, which print as
+//! `[REDACTED]`; nothing here logs them.
+
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use age::secrecy::SecretString;
+use dsrestore_protocol::{codes, Error};
+
+/// How a backup encrypts its stream.
+pub enum Encryption {
+    /// To these X25519 recipients (`age1...`); any one's identity decrypts.
+    Recipients(Vec<String>),
+    /// To a passphrase (age's scrypt recipient).
+    Passphrase(SecretString),
+}
+
+/// How a restore or a verify decrypts a stream.
+pub enum Decryption {
+    /// With the identities in these files (as `age-keygen` writes them).
+    IdentityFiles(Vec<PathBuf>),
+    /// With a passphrase.
+    Passphrase(SecretString),
+}
+
+fn invalid(message: String) -> Error {
+    Error::new(codes::ERROR_INVALID_PARAMETER, message)
+}
+
+/// age's binary and armored headers.
+const MAGIC: &[u8] = b"age-encryption.org/v1";
+const ARMOR: &[u8] = b"-----BEGIN AGE ENCRYPTED FILE-----";
+
+/// Whether the stream `input` starts as an age file does; reads nothing
+/// away.
+pub fn is_encrypted(input: &mut impl BufRead) -> io::Result<bool> {
+    let start = input.fill_buf()?;
+    Ok(start.starts_with(MAGIC) || start.starts_with(ARMOR))
+}
+
+/// `out`, wrapped so that what is written to it is encrypted as `how` says;
+/// call `finish` on it after the last byte, or the stream ends without its
+/// last chunk and never decrypts.
+pub fn encrypting<W: Write>(
+    out: W,
+    how: &Encryption,
+) -> Result<age::stream::StreamWriter<W>, Error> {
+    let encryptor = match how {
+        Encryption::Passphrase(passphrase) => {
+            age::Encryptor::with_user_passphrase(passphrase.clone())
+        }
+        Encryption::Recipients(names) => {
+            if names.is_empty() {
+                return Err(invalid("no recipient to encrypt to".into()));
+            }
+            let recipients = names
+                .iter()
+                .map(|name| {
+                    age::x25519::Recipient::from_str(name).map_err(|e| {
+                        invalid(format!("{name:?} is not an age recipient (age1...): {e}"))
+                    })
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            age::Encryptor::with_recipients(recipients.iter().map(|r| r as &dyn age::Recipient))
+                .map_err(|e| invalid(format!("encrypting to the recipients: {e}")))?
+        }
+    };
+    encryptor
+        .wrap_output(out)
+        .map_err(|e| Error::io("starting the encrypted stream", e))
+}
+
+/// The identities in the file at `path`.
+fn identities_in(path: &Path) -> Result<Vec<Box<dyn age::Identity>>, Error> {
+    let file = File::open(path)
+        .map_err(|e| invalid(format!("reading the identity file {}: {e}", path.display())))?;
+    age::IdentityFile::from_buffer(BufReader::new(file))
+        .map_err(|e| invalid(format!("{}: not an age identity file: {e}", path.display())))?
+        .into_identities()
+        .map_err(|e| invalid(format!("{}: {e}", path.display())))
+}
+
+/// `input`, an age-encrypted stream, decrypted as `how` says. A wrong key is
+/// ERROR_ACCESS_DENIED; a header that is not age's is hrInvalidBackup.
+pub fn decrypting<R: BufRead>(input: R, how: &Decryption) -> Result<impl Read, Error> {
+    let decryptor = age::Decryptor::new_buffered(input).map_err(|e| {
+        Error::new(
+            codes::HR_INVALID_BACKUP,
+            format!("the encrypted set stream: {e}"),
+        )
+    })?;
+    let refused = |e: age::DecryptError| {
+        Error::new(
+            codes::ERROR_ACCESS_DENIED,
+            format!("the set stream does not decrypt with the key given: {e}"),
+        )
+    };
+    match how {
+        Decryption::Passphrase(passphrase) => {
+            if !decryptor.is_scrypt() {
+                return Err(invalid(
+                    "the set stream is encrypted to recipients, not to a passphrase: give --identity FILE"
+                        .into(),
+                ));
+            }
+            let identity = age::scrypt::Identity::new(passphrase.clone());
+            decryptor
+                .decrypt(std::iter::once(&identity as &dyn age::Identity))
+                .map_err(refused)
+        }
+        Decryption::IdentityFiles(paths) => {
+            if decryptor.is_scrypt() {
+                return Err(invalid(
+                    "the set stream is encrypted to a passphrase: give --passphrase-env VAR".into(),
+                ));
+            }
+            let mut identities = Vec::new();
+            for path in paths {
+                identities.extend(identities_in(path)?);
+            }
+            decryptor
+                .decrypt(identities.iter().map(|i| i.as_ref() as &dyn age::Identity))
+                .map_err(refused)
+        }
+    }
+}
+
+/// A passphrase from the environment variable `var`, refused when unset or
+/// empty.
+pub fn passphrase_from_env(var: &str) -> Result<SecretString, Error> {
+    match std::env::var(var) {
+        Ok(p) if !p.is_empty() => Ok(SecretString::from(p)),
+        _ => Err(invalid(format!(
+            "the passphrase variable {var} is not set (or empty)"
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use age::secrecy::ExposeSecret;
+
+    fn key() -> (String, String) {
+        let identity = age::x25519::Identity::generate();
+        (
+            identity.to_public().to_string(),
+            identity.to_string().expose_secret().to_string(),
+        )
+    }
+
+    fn encrypt(how: &Encryption, bytes: &[u8]) -> Vec<u8> {
+        let mut out = encrypting(Vec::new(), how).unwrap();
+        out.write_all(bytes).unwrap();
+        out.finish().unwrap()
+    }
+
+    fn decrypt(how: &Decryption, bytes: &[u8]) -> Result<Vec<u8>, Error> {
+        let mut plain = Vec::new();
+        decrypting(bytes, how)?
+            .read_to_end(&mut plain)
+            .map_err(|e| Error::new(codes::HR_INVALID_BACKUP, e.to_string()))?;
+        Ok(plain)
+    }
+
+    #[test]
+    fn a_stream_encrypted_to_a_recipient_decrypts_with_its_identity_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let (recipient, secret) = key();
+        let (_, other) = key();
+        let mine = dir.path().join("mine.txt");
+        let theirs = dir.path().join("theirs.txt");
+        std::fs::write(&mine, format!("{secret}\n")).unwrap();
+        std::fs::write(&theirs, format!("{other}\n")).unwrap();
+        let data = vec![5u8; 200_000];
+        let sealed = encrypt(&Encryption::Recipients(vec![recipient]), &data);
+        assert!(is_encrypted(&mut &sealed[..]).unwrap());
+        assert!(!sealed.windows(16).any(|w| w == [5u8; 16]), "no plaintext");
+        assert_eq!(
+            decrypt(&Decryption::IdentityFiles(vec![mine.clone()]), &sealed).unwrap(),
+            data
+        );
+        let e = decrypt(&Decryption::IdentityFiles(vec![theirs]), &sealed).unwrap_err();
+        assert_eq!(e.code, codes::ERROR_ACCESS_DENIED, "{e}");
+
+        // A flipped byte in the body: the chunk does not authenticate.
+        let mut tampered = sealed.clone();
+        let at = tampered.len() - 1000;
+        tampered[at] ^= 1;
+        assert!(decrypt(&Decryption::IdentityFiles(vec![mine]), &tampered).is_err());
+    }
+
+    #[test]
+    fn a_passphrase_stream_needs_the_passphrase_and_says_which_key_it_needs() {
+        let how = Encryption::Passphrase(SecretString::from("correct horse".to_string()));
+        let sealed = encrypt(&how, b"set");
+        let right = Decryption::Passphrase(SecretString::from("correct horse".to_string()));
+        assert_eq!(decrypt(&right, &sealed).unwrap(), b"set");
+        let wrong = Decryption::Passphrase(SecretString::from("battery".to_string()));
+        assert_eq!(
+            decrypt(&wrong, &sealed).unwrap_err().code,
+            codes::ERROR_ACCESS_DENIED
+        );
+        let e = decrypt(&Decryption::IdentityFiles(vec![]), &sealed).unwrap_err();
+        assert!(e.message.contains("--passphrase-env"), "{e}");
+    }
+
+    #[test]
+    fn a_bad_recipient_is_invalid_parameter_naming_it() {
+        let e = encrypting(Vec::new(), &Encryption::Recipients(vec!["age1nope".into()]))
+            .err()
+            .unwrap();
+        assert_eq!(e.code, codes::ERROR_INVALID_PARAMETER);
+        assert!(e.message.contains("age1nope"), "{e}");
+    }
+}
