@@ -18,31 +18,6 @@ fn database(target: &Path) -> Vec<u8> {
     std::fs::read(target.join("ntds/ntds.dit")).unwrap()
 }
 
-/// `dsrestore args` with `input` on stdin and `env`; (code, stdout, stderr).
-fn piped(args: &[&str], input: &[u8], env: &[(&str, &str)]) -> (i32, Vec<u8>, String) {
-    let mut child = dsrestore()
-        .args(args)
-        .envs(env.iter().copied())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    // Written from a thread: the command may write while it reads.
-    let mut stdin = child.stdin.take().unwrap();
-    let input = input.to_vec();
-    let writer = std::thread::spawn(move || {
-        let _ = stdin.write_all(&input);
-    });
-    let out = child.wait_with_output().unwrap();
-    writer.join().unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        out.stdout,
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
 /// A key made by the `age-keygen` tool: (identity file, recipient).
 pub fn age_key(dir: &Path, name: &str) -> (PathBuf, String) {
     let file = dir.join(name);
@@ -70,7 +45,7 @@ fn a_stream_encrypted_to_a_recipient_is_age_and_restores_only_with_its_identity(
     let (other, _) = age_key(dir.path(), "other.txt");
     let original = database(&target);
 
-    let (code, sealed, err) = piped(
+    let (code, sealed, err) = with_stdin(
         &[
             "backup",
             "--server",
@@ -110,7 +85,7 @@ fn a_stream_encrypted_to_a_recipient_is_age_and_restores_only_with_its_identity(
         plain.stdout.starts_with(b"head.json"),
         "a tar whose first entry is head.json"
     );
-    let (code, out, err) = piped(&["verify", "-"], &plain.stdout, &[]);
+    let (code, out, err) = with_stdin(&["verify", "-"], &plain.stdout, &[]);
     assert_eq!(code, 0, "{err}");
     assert!(String::from_utf8_lossy(&out).contains("complete and intact"));
 
@@ -119,7 +94,7 @@ fn a_stream_encrypted_to_a_recipient_is_age_and_restores_only_with_its_identity(
     let restore = |extra: &[&str], input: &[u8]| {
         let mut args = vec!["restore", "--from", "-", "--server", &server];
         args.extend_from_slice(extra);
-        piped(&args, input, &[])
+        with_stdin(&args, input, &[])
     };
 
     let (code, _, err) = restore(&[], &sealed);
@@ -157,7 +132,7 @@ fn a_passphrase_stream_round_trips_and_the_passphrase_reaches_no_output_and_no_a
     let env = [("DSRESTORE_TEST_PASSPHRASE", secret)];
     let original = database(&target);
 
-    let (code, sealed, err) = piped(
+    let (code, sealed, err) = with_stdin(
         &[
             "backup",
             "--server",
@@ -173,7 +148,7 @@ fn a_passphrase_stream_round_trips_and_the_passphrase_reaches_no_output_and_no_a
     );
     assert_eq!(code, 0, "{err}");
     assert!(!err.contains(secret), "{err}");
-    let (code, out, err) = piped(
+    let (code, out, err) = with_stdin(
         &[
             "verify",
             "-",
@@ -198,9 +173,9 @@ fn a_passphrase_stream_round_trips_and_the_passphrase_reaches_no_output_and_no_a
         "DSRESTORE_TEST_PASSPHRASE",
         "--json",
     ];
-    let (code, _, err) = piped(&args, &sealed, &[("DSRESTORE_TEST_PASSPHRASE", "wrong")]);
+    let (code, _, err) = with_stdin(&args, &sealed, &[("DSRESTORE_TEST_PASSPHRASE", "wrong")]);
     assert_eq!(code, 3, "{err}");
-    let (code, out, err) = piped(&args, &sealed, &env);
+    let (code, out, err) = with_stdin(&args, &sealed, &env);
     assert_eq!(code, 0, "{err}");
     assert_eq!(database(&target), original);
     for text in [String::from_utf8_lossy(&out).into_owned(), err] {

@@ -119,14 +119,15 @@ fn a_dry_run_checks_everything_and_changes_nothing() {
     let (target, server, set) = backed_up(dir.path());
     std::fs::write(target.join("ntds/ntds.dit"), b"lost").unwrap();
 
-    let (code, json) = run_json(&[
+    let dry_run = [
         "restore",
         "--dry-run",
         "--from",
         path(&set),
         "--server",
         &server,
-    ]);
+    ];
+    let (code, json) = run_json(&dry_run);
     assert_eq!(code, 0, "{json}");
     assert_eq!(json["dry-run"], true);
     assert_eq!(json["locations"].as_array().unwrap().len(), 3, "{json}");
@@ -146,26 +147,12 @@ fn a_dry_run_checks_everything_and_changes_nothing() {
     let mut bytes = std::fs::read(&log).unwrap();
     bytes[10] ^= 1;
     std::fs::write(&log, bytes).unwrap();
-    let (code, _, err) = run(&[
-        "restore",
-        "--dry-run",
-        "--from",
-        path(&set),
-        "--server",
-        &server,
-    ]);
+    let (code, _, err) = run(&dry_run);
     assert_eq!(code, 5, "{err}");
 
     // An online target fails it too.
     assert_eq!(run(&["target", "online", path(&target)]).0, 0);
-    let (code, _, err) = run(&[
-        "restore",
-        "--dry-run",
-        "--from",
-        path(&set),
-        "--server",
-        &server,
-    ]);
+    let (code, _, err) = run(&dry_run);
     assert_eq!(code, 3, "{err}");
     assert!(err.contains("online"), "{err}");
 }

@@ -48,26 +48,6 @@ fn assert_restored(files: &[(PathBuf, Vec<u8>)]) {
     }
 }
 
-/// `dsrestore args` with `input` on stdin; (exit code, stdout bytes, stderr).
-fn with_stdin(args: &[&str], input: &[u8], env: &[(&str, &str)]) -> (i32, Vec<u8>, String) {
-    let mut child = dsrestore()
-        .args(args)
-        .envs(env.iter().copied())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    // A refusal may close stdin early: a broken pipe here is fine.
-    let _ = child.stdin.take().unwrap().write_all(input);
-    let out = child.wait_with_output().unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        out.stdout,
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
 /// `dsrestore backup --server S --out -`'s stdout.
 fn stream_of(server: &str, env: &[(&str, &str)], extra: &[&str]) -> Vec<u8> {
     let mut args = vec!["backup", "--server", server, "--out", "-"];

@@ -149,3 +149,31 @@ pub fn run_as(password: &str, args: &[&str]) -> (i32, String, String) {
 pub fn path(p: &Path) -> &str {
     p.to_str().unwrap()
 }
+
+/// `dsrestore args` with `input` on stdin (written from a thread: the
+/// command may write while it reads) and `env`; (exit code, stdout bytes,
+/// stderr).
+pub fn with_stdin(args: &[&str], input: &[u8], env: &[(&str, &str)]) -> (i32, Vec<u8>, String) {
+    use std::io::Write;
+    let mut child = dsrestore()
+        .args(args)
+        .envs(env.iter().copied())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let input = input.to_vec();
+    // A refusal may close stdin early: a broken pipe there is fine.
+    let writer = std::thread::spawn(move || {
+        let _ = stdin.write_all(&input);
+    });
+    let out = child.wait_with_output().unwrap();
+    writer.join().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        out.stdout,
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
