@@ -40,11 +40,24 @@ fn invalid(message: String) -> Error {
 const MAGIC: &[u8] = b"age-encryption.org/v1";
 const ARMOR: &[u8] = b"-----BEGIN AGE ENCRYPTED FILE-----";
 
-/// Whether the stream `input` starts as an age file does; reads nothing
-/// away.
-pub fn is_encrypted(input: &mut impl BufRead) -> io::Result<bool> {
-    let start = input.fill_buf()?;
-    Ok(start.starts_with(MAGIC) || start.starts_with(ARMOR))
+/// Whether the stream `input` starts as an age file does, and the whole
+/// stream to read on. Reads the first bytes until there are enough to tell
+/// (a pipe may deliver them a few at a time), and puts them back in front.
+pub fn sniff<R: Read>(mut input: R) -> io::Result<(bool, impl BufRead)> {
+    let mut start = Vec::with_capacity(ARMOR.len());
+    while start.len() < ARMOR.len() {
+        let mut byte = [0u8; 64];
+        let want = ARMOR.len() - start.len();
+        match input.read(&mut byte[..want]) {
+            Ok(0) => break,
+            Ok(n) => start.extend_from_slice(&byte[..n]),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    let encrypted = start.starts_with(MAGIC) || start.starts_with(ARMOR);
+    let whole = io::Cursor::new(start).chain(input);
+    Ok((encrypted, BufReader::with_capacity(1 << 20, whole)))
 }
 
 /// `out`, wrapped so that what is written to it is encrypted as `how` says;
@@ -183,7 +196,8 @@ mod tests {
         std::fs::write(&theirs, format!("{other}\n")).unwrap();
         let data = vec![5u8; 200_000];
         let sealed = encrypt(&Encryption::Recipients(vec![recipient]), &data);
-        assert!(is_encrypted(&mut &sealed[..]).unwrap());
+        assert!(sniff(&sealed[..]).unwrap().0);
+        assert!(!sniff(&data[..]).unwrap().0);
         assert!(!sealed.windows(16).any(|w| w == [5u8; 16]), "no plaintext");
         assert_eq!(
             decrypt(&Decryption::IdentityFiles(vec![mine.clone()]), &sealed).unwrap(),
@@ -221,5 +235,34 @@ mod tests {
             .unwrap();
         assert_eq!(e.code, codes::ERROR_INVALID_PARAMETER);
         assert!(e.message.contains("age1nope"), "{e}");
+    }
+
+    /// A reader that hands out one byte per read, as a slow pipe may.
+    struct Trickle<'a>(&'a [u8]);
+
+    impl Read for Trickle<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            match self.0.split_first() {
+                Some((b, rest)) if !buf.is_empty() => {
+                    buf[0] = *b;
+                    self.0 = rest;
+                    Ok(1)
+                }
+                _ => Ok(0),
+            }
+        }
+    }
+
+    #[test]
+    fn an_encrypted_stream_is_told_even_a_byte_at_a_time_and_nothing_is_lost() {
+        let how = Encryption::Passphrase(SecretString::from("p".to_string()));
+        let sealed = encrypt(&how, b"payload");
+        let (encrypted, mut whole) = sniff(Trickle(&sealed)).unwrap();
+        assert!(encrypted);
+        let mut again = Vec::new();
+        whole.read_to_end(&mut again).unwrap();
+        assert_eq!(again, sealed);
+        let (encrypted, _) = sniff(Trickle(b"short")).unwrap();
+        assert!(!encrypted);
     }
 }

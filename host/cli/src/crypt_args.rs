@@ -53,8 +53,7 @@ pub fn no_key_for_a_directory(asked: bool) -> Result<(), Error> {
 /// is refused too: a plaintext stream may have been put in place of the
 /// encrypted one.
 pub fn stdin_stream(decryption: Option<Decryption>) -> Result<Box<dyn Read>, Error> {
-    let mut stdin = BufReader::with_capacity(1 << 20, std::io::stdin().lock());
-    let encrypted = encryption::is_encrypted(&mut stdin)
+    let (encrypted, stdin) = encryption::sniff(std::io::stdin().lock())
         .map_err(|e| Error::io("reading the set stream on stdin", e))?;
     match (encrypted, decryption) {
         (false, None) => Ok(Box::new(stdin)),
