@@ -257,6 +257,52 @@ fn restic_stores_an_encrypted_stream_that_restores_with_its_identity() {
 }
 
 #[test]
+fn restic_and_borg_carry_a_stream_from_an_agent_back_to_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let (target, _) = target(dir.path());
+    add_user(&target);
+    let agent = AgentProcess::start(&target);
+    let files = files_of(&target);
+    let base = dir.path().join("borg-base");
+    let env = [
+        ("RESTIC_REPOSITORY", "repo"),
+        ("RESTIC_PASSWORD", "repository password"),
+        ("RESTIC_CACHE_DIR", "cache"),
+        ("BORG_BASE_DIR", base.to_str().unwrap()),
+        ("BORG_PASSPHRASE", "repository password"),
+        ("SERVER", agent.server.as_str()),
+        ("AUTH_USER", USER),
+        (PASSWORD_VAR, PASSWORD),
+    ];
+    let auth = format!("--user \"$AUTH_USER\" --password-env {PASSWORD_VAR}");
+    let (code, err) = shell(
+        dir.path(),
+        &format!(
+            "restic init -q
+             $DSRESTORE backup --server \"$SERVER\" --out - {auth} \
+               | restic backup -q --stdin --stdin-filename dc1.dsset
+             borg init -e repokey borg
+             borg create --content-from-command borg::a -- $DSRESTORE backup --server \"$SERVER\" --out - {auth}"
+        ),
+        &env,
+    );
+    assert_eq!(code, 0, "{err}");
+    for restore in [
+        "restic dump -q latest dc1.dsset",
+        "borg extract --stdout borg::a",
+    ] {
+        lose(&target, &files);
+        let (code, err) = shell(
+            dir.path(),
+            &format!("{restore} | $DSRESTORE restore --from - --server \"$SERVER\" {auth}"),
+            &env,
+        );
+        assert_eq!(code, 0, "{restore}: {err}");
+        assert_restored(&files);
+    }
+}
+
+#[test]
 fn borg_stores_the_stream_and_gives_it_back_byte_for_byte() {
     let dir = tempfile::tempdir().unwrap();
     let (target, server) = target(dir.path());
