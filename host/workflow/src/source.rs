@@ -64,6 +64,14 @@ impl Source for BackupSet {
     }
 }
 
+/// A read of a stream whose manifest was already checked: a host bug.
+fn finished() -> Error {
+    Error::new(
+        dsrestore_protocol::codes::HR_ERROR,
+        "the set stream was already finished",
+    )
+}
+
 /// A stream being restored.
 pub struct StreamSource<'a, R: Read> {
     head: Manifest,
@@ -79,12 +87,7 @@ impl<'a, R: Read> StreamSource<'a, R> {
     }
 
     fn reader(&mut self) -> Result<&mut StreamReader<'a, R>, Error> {
-        self.reader.as_mut().ok_or_else(|| {
-            Error::new(
-                dsrestore_protocol::codes::HR_ERROR,
-                "the set stream was already finished",
-            )
-        })
+        self.reader.as_mut().ok_or_else(finished)
     }
 }
 
@@ -104,12 +107,7 @@ impl<R: Read> Source for StreamSource<'_, R> {
     }
 
     fn finish(&mut self) -> Result<(), Error> {
-        let reader = self.reader.take().ok_or_else(|| {
-            Error::new(
-                dsrestore_protocol::codes::HR_ERROR,
-                "the set stream was already finished",
-            )
-        })?;
+        let reader = self.reader.take().ok_or_else(finished)?;
         reader.finish().map(drop)
     }
 
