@@ -10,6 +10,7 @@ mod component_contract;
 mod faults;
 mod handles;
 mod hostile_server;
+mod memory_reset;
 mod precompiled;
 mod restore_session;
 mod round_trip;
