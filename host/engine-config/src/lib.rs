@@ -71,13 +71,24 @@ pub fn pooled(sessions: u32, memory_bytes: usize) -> wasmtime::Config {
         .total_core_instances(sessions.saturating_mul(CORE_INSTANCES_PER_SESSION))
         .total_memories(sessions.saturating_mul(MEMORIES_PER_SESSION))
         .total_tables(sessions.saturating_mul(TABLES_PER_SESSION))
-        .max_memory_size(memory_bytes)
-        .pagemap_scan(wasmtime::Enabled::Auto)
-        .linear_memory_keep_resident(MEMORY_KEEP_RESIDENT)
-        .table_keep_resident(TABLE_KEEP_RESIDENT);
+        .max_memory_size(memory_bytes);
+    if reset_in_place() {
+        pool.pagemap_scan(wasmtime::Enabled::Auto)
+            .linear_memory_keep_resident(MEMORY_KEEP_RESIDENT)
+            .table_keep_resident(TABLE_KEEP_RESIDENT);
+    }
     let mut config = config();
     config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
     config
+}
+
+/// Whether freed slots are reset in place ([`MEMORY_KEEP_RESIDENT`]); off
+/// with `DSRESTORE_PAGEMAP_SCAN=off`, for memory checkers: valgrind does not
+/// know that the kernel writes the regions `PAGEMAP_SCAN` reports, so under
+/// memcheck every reset is a use of uninitialised memory. Slots are then
+/// decommitted with `madvise`, as wasmtime does by default.
+fn reset_in_place() -> bool {
+    std::env::var_os("DSRESTORE_PAGEMAP_SCAN").is_none_or(|v| v != "off")
 }
 
 /// The wasmtime this configuration is for (the build script has no other).
