@@ -22,8 +22,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use age::secrecy::ExposeSecret;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use dsrestore_host::encryption::age::{self, secrecy::ExposeSecret};
 use dsrestore_host::encryption::{self, Decryption, Encryption};
 use dsrestore_host::target::sample;
 use dsrestore_host::{Config, InitOptions, Progress, RestoreOptions, Runtime, Target};

@@ -21,7 +21,6 @@ mod backup_session;
 pub mod binding;
 mod bindings;
 mod config;
-pub mod encryption;
 mod engine;
 mod error;
 mod guest_context;
@@ -50,6 +49,7 @@ pub use dsrestore_target::agent;
 pub use dsrestore_target::{InitOptions, Target};
 pub use dsrestore_tls::{Fingerprint, Trust};
 /// Backup sets on disk (`docs/backup-set.md`).
+pub use dsrestore_workflow::encryption;
 pub use dsrestore_workflow::set as backup_set;
 /// Backup sets as one stream (`docs/backup-set.md`, "Streams").
 pub use dsrestore_workflow::stream as set_stream;

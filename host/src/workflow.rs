@@ -145,6 +145,35 @@ impl Runtime {
         dsrestore_workflow::backup(self, server, out_dir, progress)
     }
 
+    /// [`backup`](Self::backup) into an encrypted set: every file is
+    /// encrypted (age) to a key made for this set as it is written, and the
+    /// manifest, which holds that key and every file's size and SHA-256, to
+    /// `how`'s recipients or passphrase (docs/backup-set.md). Open it with
+    /// [`BackupSet::open_encrypted`](crate::backup_set::BackupSet::open_encrypted)
+    /// and [`restore_set`](Self::restore_set).
+    pub fn backup_encrypted(
+        &self,
+        server: &str,
+        out_dir: &Path,
+        how: &crate::encryption::Encryption,
+        progress: &mut dyn FnMut(&Progress),
+    ) -> Result<BackupReport, Error> {
+        dsrestore_workflow::backup_encrypted(self, server, out_dir, how, progress)
+    }
+
+    /// [`restore_with`](Self::restore_with) of a set already opened, e.g.
+    /// an encrypted one (each file is decrypted as it is read, and checked
+    /// against the manifest as always).
+    pub fn restore_set(
+        &self,
+        set: crate::backup_set::BackupSet,
+        server: &str,
+        options: &RestoreOptions,
+        progress: &mut dyn FnMut(&Progress),
+    ) -> Result<RestoreReport, Error> {
+        dsrestore_workflow::restore_set(self, set, server, options, progress)
+    }
+
     /// Restores the set in `set_dir` to `server` through the guest: check the
     /// set's structure, check the directory service is offline,
     /// DsRestorePrepare with the set's token, the locations; deliver every

@@ -227,22 +227,23 @@ pub enum AgentCommand {
 /// How `backup --out -` encrypts its stream (age).
 #[derive(Args, Debug, Clone, Default)]
 pub struct EncryptArgs {
-    /// Encrypt the stream to this age recipient (age1..., from
-    /// `age-keygen`); repeatable: any one's identity decrypts it.
+    /// Encrypt the set (a directory or a stream) to this age recipient
+    /// (age1..., from `age-keygen`); repeatable: any one's identity
+    /// decrypts it.
     #[arg(long, value_name = "RECIPIENT", conflicts_with = "passphrase_env")]
     pub encrypt_to: Vec<String>,
-    /// Encrypt the stream to the passphrase in this environment variable.
+    /// Encrypt the set to the passphrase in this environment variable.
     #[arg(long, value_name = "VAR")]
     pub passphrase_env: Option<String>,
 }
 
-/// How `restore` and `verify` decrypt an encrypted stream.
+/// How `restore` and `verify` decrypt an encrypted set or stream.
 #[derive(Args, Debug, Clone, Default)]
 pub struct DecryptArgs {
-    /// Decrypt the stream with the age identities in this file; repeatable.
+    /// Decrypt the set with the age identities in this file; repeatable.
     #[arg(long, value_name = "FILE", conflicts_with = "passphrase_env")]
     pub identity: Vec<PathBuf>,
-    /// Decrypt the stream with the passphrase in this environment variable.
+    /// Decrypt the set with the passphrase in this environment variable.
     #[arg(long, value_name = "VAR")]
     pub passphrase_env: Option<String>,
 }

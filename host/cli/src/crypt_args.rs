@@ -1,8 +1,10 @@
 //! `--encrypt-to`, `--identity` and `--passphrase-env`: age encryption of
-//! set streams (`dsrestore_host::encryption`).
+//! sets and set streams (`dsrestore_host::encryption`).
 
 use std::io::{BufReader, Read};
+use std::path::Path;
 
+use dsrestore_host::backup_set::BackupSet;
 use dsrestore_host::encryption::{self, Decryption, Encryption};
 use dsrestore_host::{codes, Error};
 
@@ -38,14 +40,12 @@ impl DecryptArgs {
     }
 }
 
-/// Refuses a key for a directory set: only streams are encrypted.
-pub fn no_key_for_a_directory(asked: bool) -> Result<(), Error> {
-    if asked {
-        return Err(Error::invalid_parameter(
-            "encryption applies to set streams (--out - / --from - / verify -); directory sets are not encrypted",
-        ));
+/// The directory set in `dir`, opened with the key given, if any.
+pub fn open_set(dir: &Path, decryption: Option<&Decryption>) -> Result<BackupSet, Error> {
+    match decryption {
+        None => BackupSet::open(dir),
+        Some(how) => BackupSet::open_encrypted(dir, how),
     }
-    Ok(())
 }
 
 /// The set stream on stdin, decrypted when it is encrypted. A stream that

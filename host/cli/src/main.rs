@@ -71,7 +71,7 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
             force,
             encrypt,
         } => {
-            crypt_args::no_key_for_a_directory(encrypt.encryption()?.is_some())?;
+            let encryption = encrypt.encryption()?;
             if force {
                 dsrestore_host::backup_set::remove_incomplete(&out)?;
             }
@@ -79,6 +79,7 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
                 &runtime()?,
                 &settings::server(&settings, &global, &server)?,
                 &out,
+                encryption.as_ref(),
                 json,
             )
         }

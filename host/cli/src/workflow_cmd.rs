@@ -6,7 +6,6 @@ use std::time::Instant;
 
 use std::io::Write;
 
-use dsrestore_host::backup_set::BackupSet;
 use dsrestore_host::encryption::{self, Decryption, Encryption};
 use dsrestore_host::{Error, RestoreFlags, RestoreOptions, Runtime};
 use serde_json::json;
@@ -15,20 +14,35 @@ use crate::crypt_args;
 use crate::outcome::succeed;
 use crate::progress::Bars;
 
-pub fn backup(rt: &Runtime, server: &str, out: &Path, json: bool) -> Result<ExitCode, Error> {
+pub fn backup(
+    rt: &Runtime,
+    server: &str,
+    out: &Path,
+    encryption: Option<&Encryption>,
+    json: bool,
+) -> Result<ExitCode, Error> {
     let started = Instant::now();
     let mut bars = Bars::new(json);
-    let report = rt.backup(server, out, &mut |p| bars.update(p))?;
+    let report = match encryption {
+        None => rt.backup(server, out, &mut |p| bars.update(p))?,
+        Some(how) => rt.backup_encrypted(server, out, how, &mut |p| bars.update(p))?,
+    };
     bars.finish();
     let seconds = started.elapsed().as_secs_f64();
     Ok(succeed(
         json,
         json!({"set": out, "server": server, "files": report.files, "bytes": report.bytes,
+               "encrypted": encryption.is_some(),
                "seconds": seconds, "leaked-bindings": report.leaked_bindings}),
         || {
             format!(
-                "backed up {server} to {}: {} files, {} bytes in {seconds:.2} s",
+                "backed up {server} to {}{}: {} files, {} bytes in {seconds:.2} s",
                 out.display(),
+                if encryption.is_some() {
+                    " (encrypted)"
+                } else {
+                    ""
+                },
                 report.files,
                 report.bytes
             )
@@ -93,8 +107,8 @@ pub fn restore(
         let stdin = crypt_args::stdin_stream(decryption)?;
         rt.restore_from_stream(stdin, server, options, &mut |p| bars.update(p))?
     } else {
-        crypt_args::no_key_for_a_directory(decryption.is_some())?;
-        rt.restore_with(set, server, options, &mut |p| bars.update(p))?
+        let opened = crypt_args::open_set(set, decryption.as_ref())?;
+        rt.restore_set(opened, server, options, &mut |p| bars.update(p))?
     };
     bars.finish();
     let seconds = started.elapsed().as_secs_f64();
@@ -149,8 +163,7 @@ pub fn verify(
     if is_stdio(set_dir) {
         return verify_stdin(crypt_args::stdin_stream(decryption)?, json);
     }
-    crypt_args::no_key_for_a_directory(decryption.is_some())?;
-    let set = BackupSet::open(set_dir)?;
+    let set = crypt_args::open_set(set_dir, decryption.as_ref())?;
     set.check_structure()?;
     let life = dsrestore_host::lifetime_of(&set.expiry_token()?)?;
     let mut bars = Bars::new(json);
@@ -168,7 +181,7 @@ pub fn verify(
     Ok(succeed(
         json,
         json!({"set": set_dir, "source-server": m.source_server, "files": m.files.len(), "bytes": total,
-               "lifetime": lifetime_json(&life)}),
+               "encrypted": set.is_encrypted(), "lifetime": lifetime_json(&life)}),
         || {
             format!(
                 "{}: complete and intact: {} files, {total} bytes, from {}; {}",

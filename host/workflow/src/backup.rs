@@ -142,10 +142,38 @@ pub fn backup<C: Client>(
     out_dir: &Path,
     progress: &mut dyn FnMut(&Progress),
 ) -> Result<BackupReport, Error> {
-    let mut sink = DirSink {
-        writer: SetWriter::create(out_dir)?,
-        open: None,
-    };
+    backup_into(
+        client,
+        server,
+        SetWriter::create(out_dir)?,
+        out_dir,
+        progress,
+    )
+}
+
+/// [`backup`] into a set encrypted as `how` says (`crate::sealed`): each
+/// file encrypted to a key of the set's own as it is written, the manifest
+/// (with that key) to `how`'s recipients or passphrase.
+#[cfg(feature = "encryption")]
+pub fn backup_encrypted<C: Client>(
+    client: &C,
+    server: &str,
+    out_dir: &Path,
+    how: &crate::encryption::Encryption,
+    progress: &mut dyn FnMut(&Progress),
+) -> Result<BackupReport, Error> {
+    let writer = SetWriter::create_encrypted(out_dir, how)?;
+    backup_into(client, server, writer, out_dir, progress)
+}
+
+fn backup_into<C: Client>(
+    client: &C,
+    server: &str,
+    writer: SetWriter,
+    out_dir: &Path,
+    progress: &mut dyn FnMut(&Progress),
+) -> Result<BackupReport, Error> {
+    let mut sink = DirSink { writer, open: None };
     let copied = copy(client, server, &mut sink, progress)?;
     let set = sink
         .writer

@@ -16,19 +16,25 @@ mod chunks;
 mod context;
 pub mod data_dir;
 pub mod durable;
+#[cfg(feature = "encryption")]
+pub mod encryption;
 pub mod failpoint;
 pub mod placing;
 mod progress;
 mod restore;
+#[cfg(feature = "encryption")]
+mod sealed;
 pub mod set;
 pub mod source;
 pub mod staging;
 pub mod stream;
 pub mod writeback;
 
+#[cfg(feature = "encryption")]
+pub use backup::backup_encrypted;
 pub use backup::{backup, backup_to_stream};
 pub use chunks::Sha256Thread;
 pub use context::{BackupContext, Client, FileDelivery, RestoreContext, RestoreOptions};
 pub use dsrestore_protocol::Error;
 pub use progress::{BackupReport, Progress, RestoreReport, Stage, StreamBackupReport};
-pub use restore::{lifetime_of, restore, restore_from_stream};
+pub use restore::{lifetime_of, restore, restore_from_stream, restore_set};

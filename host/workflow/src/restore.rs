@@ -30,7 +30,18 @@ pub fn restore<C: Client>(
     options: &RestoreOptions,
     progress: &mut dyn FnMut(&Progress),
 ) -> Result<RestoreReport, Error> {
-    let mut set = BackupSet::open(set_dir)?;
+    restore_set(client, BackupSet::open(set_dir)?, server, options, progress)
+}
+
+/// [`restore`] of a set already opened: e.g. an encrypted one
+/// (`BackupSet::open_encrypted`).
+pub fn restore_set<C: Client>(
+    client: &C,
+    mut set: BackupSet,
+    server: &str,
+    options: &RestoreOptions,
+    progress: &mut dyn FnMut(&Progress),
+) -> Result<RestoreReport, Error> {
     set.check_structure()?;
     let token = set.expiry_token()?;
     restore_from(client, &mut set, &token, server, options, progress)

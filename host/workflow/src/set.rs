@@ -5,6 +5,9 @@
 //! log generation, the expiry token, the source server and the creation time.
 //! The manifest is written last, atomically: a set without one is visibly
 //! incomplete and is refused. Reading a set verifies every size and checksum.
+//!
+//! An encrypted set (feature `encryption`, `crate::sealed`) has the same
+//! layout; each file and the manifest are age files.
 
 use std::fs::{self, File};
 use std::io::{self, Read, Write};
@@ -25,29 +28,102 @@ use crate::writeback::EarlyWriteback;
 /// stay in cache between the reading and the hashing thread.
 pub const READ_CHUNK: usize = 128 << 10;
 
+/// How many bytes tell an age file (binary or armored) from anything else.
+pub const SNIFF_LEN: usize = AGE_ARMOR.len();
+const AGE_MAGIC: &[u8] = b"age-encryption.org/v1";
+const AGE_ARMOR: &[u8] = b"-----BEGIN AGE ENCRYPTED FILE-----";
+
+/// Whether `start` (the first [`SNIFF_LEN`] bytes or fewer) is an age file's.
+pub fn looks_encrypted(start: &[u8]) -> bool {
+    start.starts_with(AGE_MAGIC) || start.starts_with(AGE_ARMOR)
+}
+
 /// A complete backup set, read from disk.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct BackupSet {
     dir: PathBuf,
     manifest: Manifest,
+    /// The set's key, when it is encrypted.
+    #[cfg(feature = "encryption")]
+    key: Option<Arc<crate::sealed::SetKey>>,
+}
+
+impl std::fmt::Debug for BackupSet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BackupSet")
+            .field("dir", &self.dir)
+            .field("manifest", &self.manifest)
+            .field("encrypted", &self.is_encrypted())
+            .finish()
+    }
+}
+
+/// The manifest file of the set in `dir`: its path, as shown, and its bytes.
+fn read_manifest(dir: &Path) -> Result<(String, Vec<u8>), Error> {
+    let path = dir.join(MANIFEST);
+    match fs::read(&path) {
+        Ok(bytes) => Ok((path.display().to_string(), bytes)),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            Err(incomplete(&dir.display().to_string()))
+        }
+        Err(e) => Err(Error::io(&format!("reading {}", path.display()), e)),
+    }
 }
 
 impl BackupSet {
     /// Reads the set in `dir`. A set without a manifest is incomplete and is
-    /// refused; nothing is verified yet (see [`BackupSet::verify`]).
+    /// refused; so is an encrypted set (see `open_encrypted`); nothing is
+    /// verified yet (see [`BackupSet::verify`]).
     pub fn open(dir: &Path) -> Result<BackupSet, Error> {
-        let path = dir.join(MANIFEST);
-        let bytes = match fs::read(&path) {
-            Ok(bytes) => bytes,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                return Err(incomplete(&dir.display().to_string()))
-            }
-            Err(e) => return Err(Error::io(&format!("reading {}", path.display()), e)),
-        };
+        let (shown, bytes) = read_manifest(dir)?;
+        if looks_encrypted(&bytes) {
+            return Err(Error::invalid_parameter(format!(
+                "the set in {} is encrypted (age): give --identity FILE or --passphrase-env VAR",
+                dir.display()
+            )));
+        }
         Ok(BackupSet {
             dir: dir.to_path_buf(),
-            manifest: Manifest::parse(&bytes, &path.display().to_string())?,
+            manifest: Manifest::parse(&bytes, &shown)?,
+            #[cfg(feature = "encryption")]
+            key: None,
         })
+    }
+
+    /// Reads the encrypted set in `dir` with the user's key: the manifest
+    /// is decrypted now (a wrong key is ERROR_ACCESS_DENIED), each file as
+    /// it is read. A set that is not encrypted is refused
+    /// (hrInvalidBackup): a plaintext set may have been put in place of an
+    /// encrypted one.
+    #[cfg(feature = "encryption")]
+    pub fn open_encrypted(
+        dir: &Path,
+        how: &crate::encryption::Decryption,
+    ) -> Result<BackupSet, Error> {
+        let (shown, bytes) = read_manifest(dir)?;
+        if !looks_encrypted(&bytes) {
+            return Err(Error::new(
+                dsrestore_protocol::codes::HR_INVALID_BACKUP,
+                format!(
+                    "a key was given, but the set in {} is not encrypted: refusing it (a plaintext set may have been put in place of an encrypted one)",
+                    dir.display()
+                ),
+            ));
+        }
+        let (key, json) = crate::sealed::SetKey::open_manifest(&bytes, how, &shown)?;
+        Ok(BackupSet {
+            dir: dir.to_path_buf(),
+            manifest: Manifest::parse(&json, &shown)?,
+            key: Some(Arc::new(key)),
+        })
+    }
+
+    /// Whether the set is encrypted (opened with its key).
+    pub fn is_encrypted(&self) -> bool {
+        #[cfg(feature = "encryption")]
+        return self.key.is_some();
+        #[cfg(not(feature = "encryption"))]
+        false
     }
 
     /// The manifest.
@@ -100,6 +176,28 @@ impl BackupSet {
         Ok(())
     }
 
+    /// What `opened`, the set's file `file`, holds: as it is, after its
+    /// size was checked; or decrypted, at most one byte more than the
+    /// manifest's size (the size is checked after the read).
+    fn plaintext(
+        &self,
+        file: &SetFile,
+        shown: &str,
+        opened: File,
+    ) -> Result<Box<dyn Read + Send>, Error> {
+        #[cfg(feature = "encryption")]
+        if let Some(key) = &self.key {
+            let decrypted = key.open(opened).map_err(|e| file.unreadable(shown, &e))?;
+            return Ok(Box::new(decrypted.take(file.size.saturating_add(1))));
+        }
+        let on_disk = opened
+            .metadata()
+            .map_err(|e| file.unreadable(shown, &e))?
+            .len();
+        file.check_size(shown, on_disk)?;
+        Ok(Box::new(opened))
+    }
+
     /// Reads `file` of the set once, in chunks of `chunk_size`, handing each to `each` while
     /// another thread computes its SHA-256; checks the file's presence, its
     /// size (before reading) and its checksum (after). Every error names the
@@ -138,11 +236,11 @@ impl BackupSet {
         let missing = |e: io::Error| file.unreadable(&shown, &e);
         // Never through a link, neither the file nor `files/`: a set holds
         // its own files, not pointers to others.
-        let mut source = DataDir::open(&self.dir.join(FILES_DIR))
+        let opened = DataDir::open(&self.dir.join(FILES_DIR))
             .map_err(|e| file.unreadable(&shown, &io::Error::other(e.message)))?
             .open_read(&file.name)
             .map_err(missing)?;
-        file.check_size(&shown, source.metadata().map_err(missing)?.len())?;
+        let mut source = self.plaintext(file, &shown, opened)?;
         let mut read = 0;
         loop {
             // Fresh capacity, not zeroed: `read_to_end` reads into it as is.
@@ -175,15 +273,47 @@ impl BackupSet {
 pub struct SetWriter {
     dir: PathBuf,
     files: Vec<SetFile>,
+    /// The new set's key and the user's encryption, for an encrypted set.
+    #[cfg(feature = "encryption")]
+    seal: Option<(crate::sealed::SetKey, crate::encryption::Encryption)>,
 }
 
 /// One file being written into a set, hashed on a thread of its own meanwhile
 /// (a writing thread too was slower on two cores: docs/performance.md).
 pub struct FileWriter {
-    file: File,
+    out: Out,
     hasher: Sha256Thread,
-    writeback: EarlyWriteback,
     entry: SetFile,
+}
+
+/// Where a set's file lands on disk, its writeback started as it grows.
+pub struct Landing {
+    file: File,
+    writeback: EarlyWriteback,
+}
+
+impl Write for Landing {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.file.write(buf)?;
+        self.writeback.wrote(&self.file, n as u64);
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.file.flush()
+    }
+}
+
+/// A writer that encrypts into a [`Landing`]; `finish` writes its last
+/// chunk and gives the landing back.
+pub trait SealedFile: Write + Send {
+    fn finish(self: Box<Self>) -> io::Result<Landing>;
+}
+
+enum Out {
+    Plain(Landing),
+    #[cfg_attr(not(feature = "encryption"), allow(dead_code))]
+    Sealed(Box<dyn SealedFile>),
 }
 
 impl SetWriter {
@@ -209,7 +339,22 @@ impl SetWriter {
         Ok(SetWriter {
             dir: dir.to_path_buf(),
             files: Vec::new(),
+            #[cfg(feature = "encryption")]
+            seal: None,
         })
+    }
+
+    /// [`create`](Self::create), for a set encrypted as `how` says
+    /// (`crate::sealed`); the recipients are checked first.
+    #[cfg(feature = "encryption")]
+    pub fn create_encrypted(
+        dir: &Path,
+        how: &crate::encryption::Encryption,
+    ) -> Result<SetWriter, Error> {
+        how.check()?;
+        let mut writer = SetWriter::create(dir)?;
+        writer.seal = Some((crate::sealed::SetKey::generate(), how.clone()));
+        Ok(writer)
     }
 
     /// Starts the file `original_path` (named by the target) of `kind`.
@@ -218,13 +363,24 @@ impl SetWriter {
         let path = self.dir.join(FILES_DIR).join(&entry.name);
         // A new file, never through a link, readable by its owner only: it
         // may hold every password hash of a domain.
+        let creating = |e| Error::io(&format!("creating {}", path.display()), e);
         let file = DataDir::open(&self.dir.join(FILES_DIR))?
             .create_new(&entry.name)
-            .map_err(|e| Error::io(&format!("creating {}", path.display()), e))?;
-        Ok(FileWriter {
+            .map_err(creating)?;
+        let landing = Landing {
             file,
-            hasher: Sha256Thread::spawn(),
             writeback: EarlyWriteback::default(),
+        };
+        #[cfg(feature = "encryption")]
+        let out = match &self.seal {
+            Some((key, _)) => Out::Sealed(key.seal(landing).map_err(creating)?),
+            None => Out::Plain(landing),
+        };
+        #[cfg(not(feature = "encryption"))]
+        let out = Out::Plain(landing);
+        Ok(FileWriter {
+            out,
+            hasher: Sha256Thread::spawn(),
             entry,
         })
     }
@@ -232,10 +388,15 @@ impl SetWriter {
     /// Finishes a file: fsync, and remember its size and checksum.
     pub fn finish(&mut self, mut writer: FileWriter) -> Result<&SetFile, Error> {
         let what = format!("writing {}", writer.entry.name);
-        writer
-            .file
-            .flush()
-            .and_then(|()| writer.file.sync_all())
+        let landing = match writer.out {
+            Out::Plain(landing) => Ok(landing),
+            Out::Sealed(sealed) => sealed.finish(),
+        };
+        landing
+            .and_then(|mut landing| {
+                landing.flush()?;
+                landing.file.sync_all()
+            })
             .map_err(|e| Error::io(&what, e))?;
         writer.entry.sha256 = writer.hasher.finish_hex()?;
         crate::failpoint::hit("set-file-written");
@@ -254,11 +415,18 @@ impl SetWriter {
             .map_err(|e| Error::io("syncing the set's files", e))?;
         let manifest = Manifest::new(source_server, created_at, expiry_token, self.files);
         let json = manifest.to_json();
+        #[cfg(feature = "encryption")]
+        let json = match &self.seal {
+            Some((key, how)) => key.seal_manifest(&json, how)?,
+            None => json,
+        };
         durable::write_atomic(&self.dir.join(MANIFEST), &json)
             .map_err(|e| Error::io("writing the manifest", e))?;
         Ok(BackupSet {
             dir: self.dir,
             manifest,
+            #[cfg(feature = "encryption")]
+            key: self.seal.map(|(key, _)| Arc::new(key)),
         })
     }
 }
@@ -339,10 +507,12 @@ impl FileWriter {
     pub fn write(&mut self, chunk: Vec<u8>) -> Result<(), Error> {
         let chunk = Arc::new(chunk);
         self.hasher.send(Arc::clone(&chunk));
-        self.file
-            .write_all(&chunk)
+        let out: &mut dyn Write = match &mut self.out {
+            Out::Plain(landing) => landing,
+            Out::Sealed(sealed) => sealed,
+        };
+        out.write_all(&chunk)
             .map_err(|e| Error::io(&format!("writing {}", self.entry.name), e))?;
-        self.writeback.wrote(&self.file, chunk.len() as u64);
         self.entry.size += chunk.len() as u64;
         Ok(())
     }

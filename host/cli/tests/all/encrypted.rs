@@ -8,13 +8,13 @@ use std::process::{Command, Stdio};
 
 use crate::support::*;
 
-fn target(dir: &Path) -> (PathBuf, String) {
+pub fn target(dir: &Path) -> (PathBuf, String) {
     let target = dir.join("dc1");
     let server = init_target(&target, &["--online", "--database-mib", "1", "--logs", "2"]);
     (target, server)
 }
 
-fn database(target: &Path) -> Vec<u8> {
+pub fn database(target: &Path) -> Vec<u8> {
     std::fs::read(target.join("ntds/ntds.dit")).unwrap()
 }
 
@@ -183,24 +183,4 @@ fn a_passphrase_stream_round_trips_and_the_passphrase_reaches_no_output_and_no_a
     }
     let audit = std::fs::read_to_string(target.join("state/audit.jsonl")).unwrap();
     assert!(!audit.contains(secret));
-}
-
-#[test]
-fn a_key_for_a_directory_set_is_refused() {
-    let dir = tempfile::tempdir().unwrap();
-    let (_, server) = target(dir.path());
-    let (_, recipient) = age_key(dir.path(), "key.txt");
-    let set = dir.path().join("set");
-    let (code, _, err) = run(&[
-        "backup",
-        "--server",
-        &server,
-        "--out",
-        path(&set),
-        "--encrypt-to",
-        &recipient,
-    ]);
-    assert_eq!(code, 2, "{err}");
-    assert!(err.contains("directory sets are not encrypted"), "{err}");
-    assert!(!set.exists(), "nothing was written");
 }

@@ -7,6 +7,7 @@ mod agent;
 mod cli;
 mod crash;
 mod encrypted;
+mod encrypted_sets;
 mod lifetime;
 mod links;
 mod races;

@@ -16,7 +16,15 @@ use std::str::FromStr;
 use age::secrecy::SecretString;
 use dsrestore_protocol::{codes, Error};
 
-/// How a backup encrypts its stream.
+use crate::set::{looks_encrypted, SNIFF_LEN};
+
+/// The age crate this is built on: for embedders that make keys
+/// (`age::x25519::Identity::generate`).
+pub use age;
+
+/// How a backup encrypts its stream or set. (`Debug` shows no secret:
+/// passphrases print as `[REDACTED]`.)
+#[derive(Clone, Debug)]
 pub enum Encryption {
     /// To these X25519 recipients (`age1...`); any one's identity decrypts.
     Recipients(Vec<String>),
@@ -24,7 +32,8 @@ pub enum Encryption {
     Passphrase(SecretString),
 }
 
-/// How a restore or a verify decrypts a stream.
+/// How a restore or a verify decrypts a stream or set.
+#[derive(Clone, Debug)]
 pub enum Decryption {
     /// With the identities in these files (as `age-keygen` writes them).
     IdentityFiles(Vec<PathBuf>),
@@ -36,18 +45,14 @@ fn invalid(message: String) -> Error {
     Error::new(codes::ERROR_INVALID_PARAMETER, message)
 }
 
-/// age's binary and armored headers.
-const MAGIC: &[u8] = b"age-encryption.org/v1";
-const ARMOR: &[u8] = b"-----BEGIN AGE ENCRYPTED FILE-----";
-
 /// Whether the stream `input` starts as an age file does, and the whole
 /// stream to read on. Reads the first bytes until there are enough to tell
 /// (a pipe may deliver them a few at a time), and puts them back in front.
 pub fn sniff<R: Read>(mut input: R) -> io::Result<(bool, impl BufRead)> {
-    let mut start = Vec::with_capacity(ARMOR.len());
-    while start.len() < ARMOR.len() {
+    let mut start = Vec::with_capacity(SNIFF_LEN);
+    while start.len() < SNIFF_LEN {
         let mut byte = [0u8; 64];
-        let want = ARMOR.len() - start.len();
+        let want = SNIFF_LEN - start.len();
         match input.read(&mut byte[..want]) {
             Ok(0) => break,
             Ok(n) => start.extend_from_slice(&byte[..n]),
@@ -55,7 +60,7 @@ pub fn sniff<R: Read>(mut input: R) -> io::Result<(bool, impl BufRead)> {
             Err(e) => return Err(e),
         }
     }
-    let encrypted = start.starts_with(MAGIC) || start.starts_with(ARMOR);
+    let encrypted = looks_encrypted(&start);
     let whole = io::Cursor::new(start).chain(input);
     Ok((encrypted, BufReader::with_capacity(1 << 20, whole)))
 }
@@ -72,17 +77,7 @@ pub fn encrypting<W: Write>(
             age::Encryptor::with_user_passphrase(passphrase.clone())
         }
         Encryption::Recipients(names) => {
-            if names.is_empty() {
-                return Err(invalid("no recipient to encrypt to".into()));
-            }
-            let recipients = names
-                .iter()
-                .map(|name| {
-                    age::x25519::Recipient::from_str(name).map_err(|e| {
-                        invalid(format!("{name:?} is not an age recipient (age1...): {e}"))
-                    })
-                })
-                .collect::<Result<Vec<_>, _>>()?;
+            let recipients = recipients(names)?;
             age::Encryptor::with_recipients(recipients.iter().map(|r| r as &dyn age::Recipient))
                 .map_err(|e| invalid(format!("encrypting to the recipients: {e}")))?
         }
@@ -90,6 +85,39 @@ pub fn encrypting<W: Write>(
     encryptor
         .wrap_output(out)
         .map_err(|e| Error::io("starting the encrypted stream", e))
+}
+
+/// The recipients named, each checked; none is an error.
+fn recipients(names: &[String]) -> Result<Vec<age::x25519::Recipient>, Error> {
+    if names.is_empty() {
+        return Err(invalid("no recipient to encrypt to".into()));
+    }
+    names
+        .iter()
+        .map(|name| {
+            age::x25519::Recipient::from_str(name)
+                .map_err(|e| invalid(format!("{name:?} is not an age recipient (age1...): {e}")))
+        })
+        .collect()
+}
+
+impl Encryption {
+    /// Checks what can be checked before anything is written: every
+    /// recipient parses.
+    pub fn check(&self) -> Result<(), Error> {
+        match self {
+            Encryption::Recipients(names) => recipients(names).map(|_| ()),
+            Encryption::Passphrase(_) => Ok(()),
+        }
+    }
+}
+
+/// `bytes`, encrypted as `how` says.
+pub fn seal(bytes: &[u8], how: &Encryption) -> Result<Vec<u8>, Error> {
+    let mut out = encrypting(Vec::new(), how)?;
+    out.write_all(bytes)
+        .and_then(|()| out.finish())
+        .map_err(|e| Error::io("encrypting", e))
 }
 
 /// The identities in the file at `path`.
@@ -105,25 +133,29 @@ fn identities_in(path: &Path) -> Result<Vec<Box<dyn age::Identity>>, Error> {
 /// `input`, an age-encrypted stream, decrypted as `how` says. A wrong key is
 /// ERROR_ACCESS_DENIED; a header that is not age's is hrInvalidBackup.
 pub fn decrypting<R: BufRead>(input: R, how: &Decryption) -> Result<impl Read, Error> {
-    let decryptor = age::Decryptor::new_buffered(input).map_err(|e| {
-        Error::new(
-            codes::HR_INVALID_BACKUP,
-            format!("the encrypted set stream: {e}"),
-        )
-    })?;
+    decrypting_named(input, how, "the set stream")
+}
+
+/// [`decrypting`], with `what` the input is in its errors.
+pub fn decrypting_named<R: BufRead>(
+    input: R,
+    how: &Decryption,
+    what: &str,
+) -> Result<impl Read, Error> {
+    let decryptor = age::Decryptor::new_buffered(input)
+        .map_err(|e| Error::new(codes::HR_INVALID_BACKUP, format!("{what}: {e}")))?;
     let refused = |e: age::DecryptError| {
         Error::new(
             codes::ERROR_ACCESS_DENIED,
-            format!("the set stream does not decrypt with the key given: {e}"),
+            format!("{what} does not decrypt with the key given: {e}"),
         )
     };
     match how {
         Decryption::Passphrase(passphrase) => {
             if !decryptor.is_scrypt() {
-                return Err(invalid(
-                    "the set stream is encrypted to recipients, not to a passphrase: give --identity FILE"
-                        .into(),
-                ));
+                return Err(invalid(format!(
+                    "{what} is encrypted to recipients, not to a passphrase: give --identity FILE"
+                )));
             }
             let identity = age::scrypt::Identity::new(passphrase.clone());
             decryptor
@@ -132,9 +164,9 @@ pub fn decrypting<R: BufRead>(input: R, how: &Decryption) -> Result<impl Read, E
         }
         Decryption::IdentityFiles(paths) => {
             if decryptor.is_scrypt() {
-                return Err(invalid(
-                    "the set stream is encrypted to a passphrase: give --passphrase-env VAR".into(),
-                ));
+                return Err(invalid(format!(
+                    "{what} is encrypted to a passphrase: give --passphrase-env VAR"
+                )));
             }
             let mut identities = Vec::new();
             for path in paths {
