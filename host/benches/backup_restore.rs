@@ -13,7 +13,8 @@
 //! The set streams (`--out -`, `--from -`) against the directory forms
 //! (targets: >= 0.9x each), written to and read from a file (a backup host
 //! takes over from there: no fsync of the stream), and encrypted with age
-//! against plain, which is encryption's cost.
+//! (a stream, and a directory set) against plain, which is encryption's
+//! cost.
 
 use std::fs::File;
 use std::hint::black_box;
@@ -23,6 +24,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use dsrestore_host::backup_set::BackupSet;
 use dsrestore_host::encryption::age::{self, secrecy::ExposeSecret};
 use dsrestore_host::encryption::{self, Decryption, Encryption};
 use dsrestore_host::target::sample;
@@ -37,7 +39,10 @@ struct Fixture {
     /// The same backup as a stream, plain and encrypted.
     stream: PathBuf,
     sealed: PathBuf,
-    /// The identity that decrypts `sealed`, and its recipient.
+    /// The same backup as an encrypted directory set.
+    sealed_set: PathBuf,
+    /// The identity that decrypts `sealed` and `sealed_set`, and its
+    /// recipient.
     identity: PathBuf,
     recipient: String,
     bytes: u64,
@@ -81,12 +86,15 @@ fn fixture(rt: &Runtime) -> Fixture {
     backup_to_stream(rt, &server, &stream, None);
     let sealed = root.join("set.tar.age");
     backup_to_stream(rt, &server, &sealed, Some(&recipient));
+    let sealed_set = root.join("sealed-set");
+    backup_encrypted(rt, &server, &sealed_set, &recipient);
     Fixture {
         source: server,
         source_dirs: vec![source.layout().database_dir(), source.layout().log_dir()],
         set,
         stream,
         sealed,
+        sealed_set,
         identity,
         recipient,
         bytes: report.bytes,
@@ -142,6 +150,26 @@ fn cp_r(sources: &[PathBuf], into: &Path) {
         .unwrap();
     assert!(status.success());
     Command::new("sync").status().unwrap();
+}
+
+/// Backs `server` up into an encrypted set in `into`, to `recipient`.
+fn backup_encrypted(rt: &Runtime, server: &str, into: &Path, recipient: &str) {
+    let how = Encryption::Recipients(vec![recipient.to_string()]);
+    rt.backup_encrypted(server, into, &how, &mut |_: &Progress| {})
+        .unwrap();
+}
+
+/// Restores the encrypted set in `fx` to `server`.
+fn restore_encrypted(rt: &Runtime, fx: &Fixture, server: &str) {
+    let how = Decryption::IdentityFiles(vec![fx.identity.clone()]);
+    let set = BackupSet::open_encrypted(&fx.sealed_set, &how).unwrap();
+    rt.restore_set(
+        set,
+        server,
+        &RestoreOptions::default(),
+        &mut |_: &Progress| {},
+    )
+    .unwrap();
 }
 
 fn backup(rt: &Runtime, fx: &Fixture, into: &Path) {
@@ -260,6 +288,18 @@ fn bench(c: &mut Criterion) {
                 restore_from_stream(&rt, &fx.sealed, &target_in_path(out), Some(&fx.identity))
             }),
         ),
+        (
+            "backup to an encrypted set",
+            Box::new(|_| {}),
+            Box::new(|out| backup_encrypted(&rt, &fx.source, out, &fx.recipient)),
+        ),
+        (
+            "restore from an encrypted set",
+            Box::new(|out| {
+                target_in(out);
+            }),
+            Box::new(|out| restore_encrypted(&rt, &fx, &target_in_path(out))),
+        ),
     ];
 
     let mut group = c.benchmark_group("backup_restore");
@@ -290,6 +330,8 @@ fn bench(c: &mut Criterion) {
         (6, 2, Some(0.9)),
         (7, 5, None),
         (8, 6, None),
+        (9, 1, None),
+        (10, 2, None),
     ];
     for (i, (name, _, _)) in cases.iter().enumerate() {
         let t = times[i].as_secs_f64();
