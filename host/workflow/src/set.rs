@@ -78,7 +78,7 @@ impl BackupSet {
         let (shown, bytes) = read_manifest(dir)?;
         if looks_encrypted(&bytes) {
             return Err(Error::invalid_parameter(format!(
-                "the set in {} is encrypted (age): give --identity FILE or --passphrase-env VAR",
+                "the set in {} is encrypted (age): it opens only with its key (the dsrestore CLI's --identity FILE or --passphrase-env VAR; the wasm command has no keys)",
                 dir.display()
             )));
         }
