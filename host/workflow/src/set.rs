@@ -58,16 +58,81 @@ impl std::fmt::Debug for BackupSet {
     }
 }
 
+/// The most a manifest file is read of (a set's manifest of thousands of
+/// logs is far less; an encrypted one is a little larger than its JSON).
+pub const MANIFEST_MAX: u64 = 2 << 20;
+
+fn link_refused() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::PermissionDenied,
+        "it is a symbolic link (a set's files are read as they are, never through a link)",
+    )
+}
+
+/// Opens `path` for reading if it is a regular file, never through a link,
+/// and never waiting on a FIFO or a device.
+fn open_regular(path: &Path) -> io::Result<File> {
+    #[cfg(unix)]
+    let file = {
+        use std::os::unix::fs::OpenOptionsExt;
+        fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+            .open(path)
+            .map_err(|e| match e.raw_os_error() {
+                Some(libc::ELOOP) => link_refused(),
+                _ => e,
+            })?
+    };
+    #[cfg(not(unix))]
+    let file = {
+        if fs::symlink_metadata(path)?.file_type().is_symlink() {
+            return Err(link_refused());
+        }
+        File::open(path)?
+    };
+    if !file.metadata()?.is_file() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "it is not a regular file",
+        ));
+    }
+    Ok(file)
+}
+
 /// The manifest file of the set in `dir`: its path, as shown, and its bytes.
+/// The set's directory may be reached through a link (a `latest` link, say);
+/// the manifest in it may not be one.
 fn read_manifest(dir: &Path) -> Result<(String, Vec<u8>), Error> {
     let path = dir.join(MANIFEST);
-    match fs::read(&path) {
-        Ok(bytes) => Ok((path.display().to_string(), bytes)),
+    let shown = path.display().to_string();
+    let file = match open_regular(&path) {
+        Ok(file) => file,
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
-            Err(incomplete(&dir.display().to_string()))
+            return Err(incomplete(&dir.display().to_string()))
         }
-        Err(e) => Err(Error::io(&format!("reading {}", path.display()), e)),
+        Err(e) if e.kind() == io::ErrorKind::InvalidInput => {
+            return Err(Error::new(
+                dsrestore_protocol::codes::HR_INVALID_BACKUP,
+                format!("refusing {shown}: {e}"),
+            ))
+        }
+        Err(e) => return Err(Error::io(&format!("refusing {shown}"), e)),
+    };
+    let mut bytes = Vec::new();
+    file.take(MANIFEST_MAX + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| Error::io(&format!("reading {shown}"), e))?;
+    if bytes.len() as u64 > MANIFEST_MAX {
+        return Err(Error::new(
+            dsrestore_protocol::codes::HR_INVALID_BACKUP,
+            format!(
+                "{shown} is larger than {} MiB: it is not a set's manifest",
+                MANIFEST_MAX >> 20
+            ),
+        ));
     }
+    Ok((shown, bytes))
 }
 
 impl BackupSet {
@@ -608,5 +673,46 @@ mod tests {
             .unwrap_err();
         assert_eq!(err.message, "disk full");
         assert_eq!(calls, 1);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_manifest_that_is_a_link_is_access_denied_and_a_linked_set_directory_opens() {
+        let dir = tempfile::tempdir().unwrap();
+        let (set, _) = one_file_set(&dir.path().join("set"), 1000);
+        let latest = dir.path().join("latest");
+        std::os::unix::fs::symlink(dir.path().join("set"), &latest).unwrap();
+        assert_eq!(BackupSet::open(&latest).unwrap().manifest(), set.manifest());
+
+        let other = dir.path().join("other");
+        fs::create_dir(&other).unwrap();
+        std::os::unix::fs::symlink(dir.path().join("set").join(MANIFEST), other.join(MANIFEST))
+            .unwrap();
+        let err = BackupSet::open(&other).unwrap_err();
+        assert_eq!(err.code, codes::ERROR_ACCESS_DENIED, "{err}");
+        assert!(err.message.contains("symbolic link"), "{err}");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_manifest_that_is_a_fifo_is_refused_without_waiting_for_a_writer() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join(MANIFEST);
+        let path = std::ffi::CString::new(fifo.as_os_str().as_encoded_bytes()).unwrap();
+        assert_eq!(unsafe { libc::mkfifo(path.as_ptr(), 0o600) }, 0);
+        let err = BackupSet::open(dir.path()).unwrap_err();
+        assert_eq!(err.code, codes::HR_INVALID_BACKUP, "{err}");
+        assert!(err.message.contains("not a regular file"), "{err}");
+    }
+
+    #[test]
+    fn a_manifest_larger_than_the_limit_is_invalid_backup() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut json = b"{\"files\": \"".to_vec();
+        json.resize(MANIFEST_MAX as usize + 1, b'a');
+        fs::write(dir.path().join(MANIFEST), &json).unwrap();
+        let err = BackupSet::open(dir.path()).unwrap_err();
+        assert_eq!(err.code, codes::HR_INVALID_BACKUP, "{err}");
+        assert!(err.message.contains("larger than 2 MiB"), "{err}");
     }
 }
