@@ -4,6 +4,7 @@
 mod support;
 
 mod agent;
+mod bacula;
 mod cli;
 mod crash;
 mod encrypted;
