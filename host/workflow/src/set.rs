@@ -10,7 +10,7 @@
 //! layout; each file and the manifest are age files.
 
 use std::fs::{self, File};
-use std::io::{self, Read, Write};
+use std::io::{self, BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -36,6 +36,26 @@ const AGE_ARMOR: &[u8] = b"-----BEGIN AGE ENCRYPTED FILE-----";
 /// Whether `start` (the first [`SNIFF_LEN`] bytes or fewer) is an age file's.
 pub fn looks_encrypted(start: &[u8]) -> bool {
     start.starts_with(AGE_MAGIC) || start.starts_with(AGE_ARMOR)
+}
+
+/// Whether the stream `input` starts as an age file does, and the whole
+/// stream to read on. Reads the first bytes until there are enough to tell
+/// (a pipe may deliver them a few at a time), and puts them back in front.
+pub fn sniff<R: Read>(mut input: R) -> io::Result<(bool, impl BufRead)> {
+    let mut start = Vec::with_capacity(SNIFF_LEN);
+    while start.len() < SNIFF_LEN {
+        let mut byte = [0u8; 64];
+        let want = SNIFF_LEN - start.len();
+        match input.read(&mut byte[..want]) {
+            Ok(0) => break,
+            Ok(n) => start.extend_from_slice(&byte[..n]),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    let encrypted = looks_encrypted(&start);
+    let whole = io::Cursor::new(start).chain(input);
+    Ok((encrypted, BufReader::with_capacity(1 << 20, whole)))
 }
 
 /// A complete backup set, read from disk.

@@ -15,8 +15,12 @@
 //! server's name (`#...`).
 //!
 //! The files travel to the agent with put-file/put-data/put-file-end, so only
-//! the backup set's directory is needed. Same arguments and exit codes as the
-//! native CLI for `backup`, `restore`, `verify` and `is-online`.
+//! the backup set's directory is needed; `--out -`, `--from -` and `verify -`
+//! take a set stream on stdout or stdin instead (no `--dir` at all), plain
+//! only: the command carries no age. Same arguments as the native CLI for
+//! `backup`, `restore`, `verify` and `is-online`; the exit status is 0 or 1
+//! (WASI 0.2's stable `exit` carries only success or failure), and the error
+//! line names the code.
 
 wit_bindgen::generate!({
     inline: "package dsrestore:cli;
@@ -31,6 +35,7 @@ wit_bindgen::generate!({
 
 mod client;
 
+use std::io::{BufRead, Write};
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -114,7 +119,8 @@ fn with_trust(server: String, trust: Option<&Trust>) -> Result<String, Error> {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Take a full backup of a server into a new backup set.
+    /// Take a full backup of a server into a new backup set (`--out -`:
+    /// one stream on stdout).
     Backup {
         #[arg(long)]
         server: String,
@@ -124,7 +130,8 @@ enum Command {
         #[arg(long)]
         force: bool,
     },
-    /// Restore a backup set to a server through an agent.
+    /// Restore a backup set to a server through an agent (`--from -`: a
+    /// stream on stdin).
     Restore {
         #[arg(long)]
         from: String,
@@ -134,7 +141,8 @@ enum Command {
         #[arg(long)]
         to_other_server: bool,
     },
-    /// Check a backup set without touching any target.
+    /// Check a backup set without touching any target (`-`: a stream on
+    /// stdin).
     Verify { set: String },
     /// Ask whether the directory service on a server is online.
     IsOnline {
@@ -175,6 +183,25 @@ fn mapped(e: Error, dir: &str) -> Error {
 
 fn run(command: Command, trust: Option<&Trust>) -> Result<(), Error> {
     match command {
+        Command::Backup { server, out, force } if out == STDIO => {
+            if force {
+                return Err(Error::invalid_parameter(
+                    "--force replaces an incomplete set in a directory; a stream (--out -) has none",
+                ));
+            }
+            let server = with_trust(server, trust)?;
+            let stdout = std::io::BufWriter::with_capacity(1 << 20, std::io::stdout().lock());
+            let (report, mut stdout) =
+                dsrestore_workflow::backup_to_stream(&Guest, &server, stdout, &mut |_| {})?;
+            stdout
+                .flush()
+                .map_err(|e| Error::io("writing the set stream", e))?;
+            // stdout is the stream: the result goes to stderr.
+            eprintln!(
+                "backed up {server} to stdout: {} files, {} bytes",
+                report.files, report.bytes
+            );
+        }
         Command::Backup { server, out, force } => {
             let server = with_trust(server, trust)?;
             if force {
@@ -186,6 +213,26 @@ fn run(command: Command, trust: Option<&Trust>) -> Result<(), Error> {
             println!(
                 "backed up {server} to {out}: {} files, {} bytes",
                 report.files, report.bytes
+            );
+        }
+        Command::Restore {
+            from,
+            server,
+            to_other_server,
+        } if from == STDIO => {
+            let server = with_trust(server, trust)?;
+            let options =
+                dsrestore_workflow::RestoreOptions::default().to_other_server(to_other_server);
+            let report = dsrestore_workflow::restore_from_stream(
+                &Guest,
+                stdin_stream()?,
+                &server,
+                &options,
+                &mut |_| {},
+            )?;
+            println!(
+                "restored the stream on stdin to {server}: {} files, {} bytes, logs {:#x}..={:#x}",
+                report.files, report.bytes, report.gen_low, report.gen_high
             );
         }
         Command::Restore {
@@ -209,6 +256,14 @@ fn run(command: Command, trust: Option<&Trust>) -> Result<(), Error> {
                 report.files, report.bytes, report.gen_low, report.gen_high
             );
         }
+        Command::Verify { set } if set == STDIO => {
+            let m = dsrestore_workflow::stream::verify(stdin_stream()?, &mut |_| {})?;
+            println!(
+                "the stream on stdin: complete and intact: {} files, {} bytes",
+                m.files.len(),
+                m.total_bytes()
+            );
+        }
         Command::Verify { set } => {
             let opened = BackupSet::open(Path::new(&set)).map_err(|e| mapped(e, &set))?;
             opened.verify(&mut |_| {})?;
@@ -226,6 +281,24 @@ fn run(command: Command, trust: Option<&Trust>) -> Result<(), Error> {
         }
     }
     Ok(())
+}
+
+/// What `--out`, `--from` and `verify` take for stdout or stdin.
+const STDIO: &str = "-";
+
+/// The set stream on stdin. An encrypted one is refused: the wasm command
+/// carries no age (decrypt it first, or use the dsrestore CLI).
+fn stdin_stream() -> Result<impl BufRead, Error> {
+    let (encrypted, stdin) = dsrestore_workflow::set::sniff(std::io::stdin().lock())
+        .map_err(|e| Error::io("reading the set stream on stdin", e))?;
+    if encrypted {
+        return Err(Error::invalid_parameter(
+            "the set stream on stdin is encrypted (age) and the wasm command has no keys: \
+             decrypt it first (age -d -i KEY | wasmtime run ...) or use the dsrestore CLI \
+             (--identity FILE or --passphrase-env VAR)",
+        ));
+    }
+    Ok(stdin)
 }
 
 fn identity(user: Option<&str>) -> Result<(), Error> {
