@@ -16,6 +16,10 @@
 //! user = 'CORP\backup'
 //! password-env = "DSRESTORE_PASSWORD"   # the variable holding the password
 //!
+//! [encryption]                   # every backup encrypted; restores need the key
+//! encrypt-to = ["age1..."]       # or passphrase-env = "VAR" (both directions)
+//! identity = ["/etc/dsrestore/dc1-restore.key"]   # what restore and verify use
+//!
 //! [limits]
 //! call-timeout-secs = 60
 //! max-memory-mib = 64
@@ -31,6 +35,7 @@ use std::sync::Arc;
 
 use serde::Deserialize;
 
+use crate::encryption::{self, Decryption, Encryption};
 use crate::transport::{Identity, StandardTransport, TcpTransport};
 use crate::{codes, Allowlist, Config, Error, Limits, Trust};
 
@@ -64,6 +69,23 @@ pub struct Settings {
     limits: LimitSettings,
     #[serde(default)]
     tls: TlsSettings,
+    #[serde(default)]
+    encryption: EncryptionSettings,
+}
+
+/// `[encryption]`: the age recipients every backup is encrypted to, and the
+/// identities restores and verifies decrypt with, unless flags say
+/// otherwise. With identities (or a passphrase) here, a plaintext set is
+/// refused, as it is whenever a key is given: it may have been put in place
+/// of an encrypted one.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct EncryptionSettings {
+    #[serde(default)]
+    encrypt_to: Vec<String>,
+    passphrase_env: Option<String>,
+    #[serde(default)]
+    identity: Vec<PathBuf>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -188,6 +210,38 @@ impl Settings {
             },
             ..Config::default()
         })
+    }
+
+    /// How backups are encrypted when no flag says: `[encryption]`'s
+    /// `encrypt-to` or `passphrase-env` (not both).
+    pub fn encryption(&self) -> Result<Option<Encryption>, Error> {
+        let e = &self.encryption;
+        match (&e.passphrase_env, e.encrypt_to.is_empty()) {
+            (Some(_), false) => Err(invalid(
+                "[encryption] has both encrypt-to and passphrase-env: give one".to_string(),
+            )),
+            (Some(var), true) => Ok(Some(Encryption::Passphrase(
+                encryption::passphrase_from_env(var)?,
+            ))),
+            (None, false) => Ok(Some(Encryption::Recipients(e.encrypt_to.clone()))),
+            (None, true) => Ok(None),
+        }
+    }
+
+    /// How restores and verifies decrypt when no flag says: `[encryption]`'s
+    /// `identity` files or `passphrase-env` (not both).
+    pub fn decryption(&self) -> Result<Option<Decryption>, Error> {
+        let e = &self.encryption;
+        match (&e.passphrase_env, e.identity.is_empty()) {
+            (Some(_), false) => Err(invalid(
+                "[encryption] has both identity and passphrase-env: give one".to_string(),
+            )),
+            (Some(var), true) => Ok(Some(Decryption::Passphrase(
+                encryption::passphrase_from_env(var)?,
+            ))),
+            (None, false) => Ok(Some(Decryption::IdentityFiles(e.identity.clone()))),
+            (None, true) => Ok(None),
+        }
     }
 
     /// The variable holding the password: the flag, the file, or the default.

@@ -9,10 +9,19 @@ use dsrestore_host::encryption::{self, Decryption, Encryption};
 use dsrestore_host::{codes, Error};
 
 use crate::args::{DecryptArgs, EncryptArgs};
+use crate::settings::Settings;
 
 impl EncryptArgs {
-    /// The encryption asked for, if any.
-    pub fn encryption(&self) -> Result<Option<Encryption>, Error> {
+    /// The encryption asked for by the flags, else by `[encryption]` in
+    /// the configuration, if any.
+    pub fn encryption(&self, settings: &Settings) -> Result<Option<Encryption>, Error> {
+        match self.flags()? {
+            Some(how) => Ok(Some(how)),
+            None => settings.encryption(),
+        }
+    }
+
+    fn flags(&self) -> Result<Option<Encryption>, Error> {
         if let Some(var) = &self.passphrase_env {
             return Ok(Some(Encryption::Passphrase(
                 encryption::passphrase_from_env(var)?,
@@ -26,8 +35,16 @@ impl EncryptArgs {
 }
 
 impl DecryptArgs {
-    /// The decryption asked for, if any.
-    pub fn decryption(&self) -> Result<Option<Decryption>, Error> {
+    /// The decryption asked for by the flags, else by `[encryption]` in
+    /// the configuration, if any.
+    pub fn decryption(&self, settings: &Settings) -> Result<Option<Decryption>, Error> {
+        match self.flags()? {
+            Some(how) => Ok(Some(how)),
+            None => settings.decryption(),
+        }
+    }
+
+    fn flags(&self) -> Result<Option<Decryption>, Error> {
         if let Some(var) = &self.passphrase_env {
             return Ok(Some(Decryption::Passphrase(
                 encryption::passphrase_from_env(var)?,
@@ -62,7 +79,7 @@ pub fn stdin_stream(decryption: Option<Decryption>) -> Result<Box<dyn Read>, Err
             encryption::decrypting(stdin, &how)?,
         ))),
         (true, None) => Err(Error::invalid_parameter(
-            "the set stream is encrypted (age): give --identity FILE or --passphrase-env VAR",
+            "the set stream is encrypted (age): give --identity FILE or --passphrase-env VAR (or [encryption] identity in dsrestore.toml)",
         )),
         (false, Some(_)) => Err(Error::new(
             codes::HR_INVALID_BACKUP,

@@ -56,7 +56,7 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
                     "--force replaces an incomplete set directory; a stream (--out -) has none",
                 ));
             }
-            let encryption = encrypt.encryption()?;
+            let encryption = encrypt.encryption(&settings)?;
             outcome::stdout_is_data();
             workflow_cmd::backup_to_stdout(
                 &runtime()?,
@@ -71,7 +71,7 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
             force,
             encrypt,
         } => {
-            let encryption = encrypt.encryption()?;
+            let encryption = encrypt.encryption(&settings)?;
             if force {
                 dsrestore_host::backup_set::remove_incomplete(&out)?;
             }
@@ -96,13 +96,15 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
             workflow_cmd::restore(
                 &runtime()?,
                 &from,
-                decrypt.decryption()?,
+                decrypt.decryption(&settings)?,
                 &settings::server(&settings, &global, &server)?,
                 &options,
                 json,
             )
         }
-        Command::Verify { set, decrypt } => workflow_cmd::verify(&set, decrypt.decryption()?, json),
+        Command::Verify { set, decrypt } => {
+            workflow_cmd::verify(&set, decrypt.decryption(&settings)?, json)
+        }
         Command::IsOnline { server } => workflow_cmd::is_online(
             &runtime()?,
             &settings::server(&settings, &global, &server)?,

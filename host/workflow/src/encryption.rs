@@ -16,7 +16,6 @@ use std::str::FromStr;
 use age::secrecy::SecretString;
 use dsrestore_protocol::{codes, Error};
 
-
 /// The age crate this is built on: for embedders that make keys
 /// (`age::x25519::Identity::generate`).
 pub use age;

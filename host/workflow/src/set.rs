@@ -163,7 +163,7 @@ impl BackupSet {
         let (shown, bytes) = read_manifest(dir)?;
         if looks_encrypted(&bytes) {
             return Err(Error::invalid_parameter(format!(
-                "the set in {} is encrypted (age): it opens only with its key (the dsrestore CLI's --identity FILE or --passphrase-env VAR; the wasm command has no keys)",
+                "the set in {} is encrypted (age): it opens only with its key (the dsrestore CLI's --identity FILE or --passphrase-env VAR, or [encryption] identity in dsrestore.toml; the wasm command has no keys)",
                 dir.display()
             )));
         }

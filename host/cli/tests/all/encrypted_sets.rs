@@ -208,3 +208,72 @@ fn a_passphrase_set_round_trips_and_a_plaintext_set_given_a_key_is_refused() {
     assert!(!String::from_utf8_lossy(&out).contains(secret) && !err.contains(secret));
     assert_eq!(database(&target), original);
 }
+
+#[test]
+fn recipients_pinned_in_the_configuration_encrypt_every_backup_and_its_identity_refuses_a_plaintext_set(
+) {
+    let dir = tempfile::tempdir().unwrap();
+    let (target, server) = target(dir.path());
+    let (identity, recipient) = age_key(dir.path(), "key.txt");
+    let original = database(&target);
+    let config = dir.path().join("dsrestore.toml");
+    fs::write(
+        &config,
+        format!(
+            "[encryption]\nencrypt-to = [\"{recipient}\"]\nidentity = [\"{}\"]\n",
+            identity.display()
+        ),
+    )
+    .unwrap();
+    let pinned = [("DSRESTORE_CONFIG", path(&config))];
+
+    // No flag: the backup is encrypted to the pinned recipient.
+    let set = dir.path().join("set");
+    let (code, err) = backup(&server, &set, &[], &pinned);
+    assert_eq!(code, 0, "{err}");
+    for file in set_files(&set) {
+        assert!(
+            fs::read(&file).unwrap().starts_with(AGE_MAGIC),
+            "{}",
+            file.display()
+        );
+    }
+    let stream = with_stdin(&["backup", "--server", &server, "--out", "-"], b"", &pinned);
+    assert_eq!(stream.0, 0, "{}", stream.2);
+    assert!(stream.1.starts_with(AGE_MAGIC), "the stream is age too");
+    // Without the configuration: a plaintext set, for later.
+    let plain = dir.path().join("plain");
+    let (code, err) = backup(&server, &plain, &[], &[]);
+    assert_eq!(code, 0, "{err}");
+
+    // Without the configuration the set needs a key; with it, it verifies
+    // and restores with the pinned identity.
+    assert_eq!(run(&["verify", path(&set)]).0, 2);
+    let (code, _, err) = with_stdin(&["verify", path(&set)], b"", &pinned);
+    assert_eq!(code, 0, "{err}");
+    let (code, _, err) = with_stdin(&["verify", "-"], &stream.1, &pinned);
+    assert_eq!(code, 0, "{err}");
+    lose_the_database(&target);
+    let (code, _, err) = with_stdin(
+        &["restore", "--from", path(&set), "--server", &server],
+        b"",
+        &pinned,
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(database(&target) == original, "restored byte for byte");
+
+    // A plaintext set put where the encrypted one was is refused.
+    let (code, _, err) = with_stdin(&["verify", path(&plain)], b"", &pinned);
+    assert_eq!(code, 5, "{err}");
+    assert!(err.contains("not encrypted"), "{err}");
+
+    // Both a passphrase and recipients pinned is a configuration error.
+    fs::write(
+        &config,
+        format!("[encryption]\nencrypt-to = [\"{recipient}\"]\npassphrase-env = \"PP\"\n"),
+    )
+    .unwrap();
+    let (code, err) = backup(&server, &dir.path().join("both"), &[], &pinned);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("[encryption] has both"), "{err}");
+}
