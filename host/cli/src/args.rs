@@ -122,6 +122,19 @@ pub enum Command {
     },
     /// Serve a target to dsrestore clients over TCP, or manage its users.
     Agent(AgentArgs),
+    /// Print a shell completion script: `source <(dsrestore completions bash)`,
+    /// or save it where your shell looks (see the README, "Install").
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff: `dsrestore man | man -l -`), or write
+    /// dsrestore.1 and a page per subcommand into a directory.
+    Man {
+        /// Write the pages into this directory (e.g. /usr/local/share/man/man1).
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+    },
     /// The quickstart: create a sample target, back it up, take it offline,
     /// wipe its database, restore it, and print a summary.
     Demo {

@@ -5,6 +5,7 @@ mod agent_cmd;
 mod args;
 mod crypt_args;
 mod demo_cmd;
+mod docs_cmd;
 mod outcome;
 mod progress;
 mod settings;
@@ -35,6 +36,12 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> Result<ExitCode, Error> {
+    // Generated from the command line's own definitions: no configuration.
+    match &cli.command {
+        Command::Completions { shell } => return docs_cmd::completions(*shell),
+        Command::Man { out } => return docs_cmd::man(out.as_deref()),
+        _ => {}
+    }
     let global = cli.global;
     let json = global.json;
     let settings = Settings::load(global.config.as_deref())?;
@@ -117,5 +124,6 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
         ),
         Command::Agent(args) => agent_cmd::run(args, &global, &settings),
         Command::Demo { dir } => demo_cmd::run(&runtime()?, dir, json),
+        Command::Completions { .. } | Command::Man { .. } => unreachable!("handled above"),
     }
 }

@@ -6,6 +6,7 @@ mod support;
 mod agent;
 mod bacula;
 mod cli;
+mod completions_and_man;
 mod crash;
 mod encrypted;
 mod encrypted_sets;
