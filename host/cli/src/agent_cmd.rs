@@ -7,7 +7,9 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use dsrestore_host::agent::certificate::Origin;
-use dsrestore_host::agent::{Agent, AgentCertificate, AgentOptions, Security, Users};
+use dsrestore_host::agent::{
+    Agent, AgentCertificate, AgentOptions, AgentReloader, Security, Users,
+};
 use dsrestore_host::{codes, Error, Target, Trust};
 use serde_json::json;
 
@@ -38,7 +40,8 @@ pub fn run(args: AgentArgs, global: &Global, settings: &Settings) -> Result<Exit
     let target = Target::open(&dir)?;
     let users_path = users_file(target.layout().root(), args.users.clone());
     let users = Users::load(&users_path)?;
-    let (security, trust) = security(&args, global, &target)?;
+    let source = CertificateSource::of(&args, global, &target)?;
+    let (security, trust) = source.load(true)?;
     let agent = Agent::new(
         target.clone(),
         users,
@@ -85,45 +88,113 @@ pub fn run(args: AgentArgs, global: &Global, settings: &Settings) -> Result<Exit
             );
         }
         let _ = std::io::stdout().flush();
+        tokio::spawn(reload_on_sighup(agent.reloader(), users_path, source));
         agent.serve(listener, shutdown_signal()).await
     })?;
     Ok(ExitCode::SUCCESS)
 }
 
-/// How the agent protects its connections, and the trust a client needs for
-/// it (what the first line prints).
-fn security(
-    args: &AgentArgs,
-    global: &Global,
-    target: &Target,
-) -> Result<(Security, Trust), Error> {
-    if global.insecure_plaintext {
-        if args.cert.is_some() {
-            return Err(Error::new(
-                codes::ERROR_INVALID_PARAMETER,
-                "--insecure-plaintext and --cert contradict each other: choose one",
-            ));
+/// Where the agent's certificate comes from, read at start and again on
+/// SIGHUP.
+enum CertificateSource {
+    /// `--insecure-plaintext`: none.
+    Plaintext,
+    /// `--cert` and `--key`.
+    Files { cert: PathBuf, key: PathBuf },
+    /// The one the agent made for itself in the target's state directory.
+    Own { state_dir: PathBuf, name: String },
+}
+
+impl CertificateSource {
+    fn of(args: &AgentArgs, global: &Global, target: &Target) -> Result<Self, Error> {
+        if global.insecure_plaintext {
+            if args.cert.is_some() {
+                return Err(Error::new(
+                    codes::ERROR_INVALID_PARAMETER,
+                    "--insecure-plaintext and --cert contradict each other: choose one",
+                ));
+            }
+            return Ok(CertificateSource::Plaintext);
         }
-        return Ok((Security::InsecurePlaintext, Trust::InsecurePlaintext));
+        Ok(match (&args.cert, &args.key) {
+            (Some(cert), Some(key)) => CertificateSource::Files {
+                cert: cert.clone(),
+                key: key.clone(),
+            },
+            _ => CertificateSource::Own {
+                state_dir: target.layout().state_dir(),
+                name: target.name().to_string(),
+            },
+        })
     }
-    let certificate = match (&args.cert, &args.key) {
-        (Some(cert), Some(key)) => AgentCertificate::from_files(cert, key)?,
-        _ => AgentCertificate::load_or_create(&target.layout().state_dir(), target.name())?,
+
+    /// How the agent protects its connections, and the trust a client needs
+    /// for it (what the first line prints). `starting` reports a certificate
+    /// made now.
+    fn load(&self, starting: bool) -> Result<(Security, Trust), Error> {
+        let certificate = match self {
+            CertificateSource::Plaintext => {
+                return Ok((Security::InsecurePlaintext, Trust::InsecurePlaintext))
+            }
+            CertificateSource::Files { cert, key } => AgentCertificate::from_files(cert, key)?,
+            CertificateSource::Own { state_dir, name } => {
+                AgentCertificate::load_or_create(state_dir, name)?
+            }
+        };
+        match certificate.origin() {
+            Origin::Created(path) if starting => eprintln!(
+                "created the agent's certificate {} in {}: clients pin it",
+                certificate.fingerprint(),
+                path.display()
+            ),
+            origin => {
+                tracing::info!(?origin, fingerprint = %certificate.fingerprint(), "the agent's certificate")
+            }
+        }
+        Ok((
+            Security::Tls(certificate.server_config()?),
+            Trust::Pinned(certificate.fingerprint()),
+        ))
+    }
+}
+
+/// On each SIGHUP, reads the users file and the certificate again and gives
+/// them to the agent: connections from then on use them, open ones carry on.
+/// What does not load is reported, and the agent keeps what it had.
+async fn reload_on_sighup(reloader: AgentReloader, users_path: PathBuf, source: CertificateSource) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut hangups = match signal(SignalKind::hangup()) {
+        Ok(hangups) => hangups,
+        Err(e) => {
+            tracing::warn!("cannot watch SIGHUP, so no reloads: {e}");
+            return;
+        }
     };
-    match certificate.origin() {
-        Origin::Created(path) => eprintln!(
-            "created the agent's certificate {} in {}: clients pin it",
-            certificate.fingerprint(),
-            path.display()
-        ),
-        origin => {
-            tracing::info!(?origin, fingerprint = %certificate.fingerprint(), "the agent's certificate")
+    while hangups.recv().await.is_some() {
+        match Users::load(&users_path).and_then(|users| {
+            let count = users.len();
+            reloader.set_users(users).map(|()| count)
+        }) {
+            Ok(count) => eprintln!(
+                "SIGHUP: reloaded {count} user(s) from {}",
+                users_path.display()
+            ),
+            Err(e) => eprintln!("SIGHUP: kept the users the agent had: {e}"),
+        }
+        if matches!(source, CertificateSource::Plaintext) {
+            continue;
+        }
+        match source
+            .load(false)
+            .and_then(|(security, trust)| reloader.set_security(security).map(|()| trust))
+        {
+            Ok(trust) => eprintln!(
+                "SIGHUP: reloaded the certificate: new connections pin {}",
+                trust.fragment()
+            ),
+            Err(e) => eprintln!("SIGHUP: kept the certificate the agent had: {e}"),
         }
     }
-    Ok((
-        Security::Tls(certificate.server_config()?),
-        Trust::Pinned(certificate.fingerprint()),
-    ))
 }
 
 /// `dsrestore agent fingerprint tcp://host:port`.

@@ -12,7 +12,7 @@ use dsrestore_protocol::framing::MAX_FRAME_BYTES;
 use dsrestore_protocol::handshake::{Credentials, FramedClient};
 use dsrestore_protocol::{codes, decode, encode, HelloOk, Reply, Request};
 use dsrestore_target::agent::{
-    Agent, AgentCertificate, AgentOptions, Security, ThrottleOptions, Users,
+    Agent, AgentCertificate, AgentOptions, AgentReloader, Security, ThrottleOptions, Users,
 };
 use dsrestore_target::{InitOptions, Target};
 use dsrestore_tls::{AgentStream, Fingerprint, Trust};
@@ -22,6 +22,7 @@ struct Running {
     /// The agent's certificate, as clients pin it.
     pin: Fingerprint,
     target: Arc<Target>,
+    reloader: AgentReloader,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
     _dir: tempfile::TempDir,
@@ -101,6 +102,7 @@ fn start_with(options: AgentOptions, init: InitOptions, database_bytes: u64) -> 
     let pin = certificate.fingerprint();
     let security = Security::Tls(certificate.server_config().unwrap());
     let agent = Agent::new(Arc::clone(&target), users, security, options).unwrap();
+    let reloader = agent.reloader();
     let target_kept = Arc::clone(&target);
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let (tx, rx) = std::sync::mpsc::channel();
@@ -120,6 +122,7 @@ fn start_with(options: AgentOptions, init: InitOptions, database_bytes: u64) -> 
     Running {
         pin,
         target: target_kept,
+        reloader,
         address: rx.recv().unwrap(),
         stop: Some(stop),
         thread: Some(thread),
@@ -646,4 +649,82 @@ fn a_client_that_stops_reading_its_replies_is_closed_by_the_write_deadline() {
         "{received} bytes: all replies were written"
     );
     audited(&agent, "connection-closed", codes::ERROR_TIMEOUT);
+}
+
+#[test]
+fn a_reload_replaces_users_and_certificate_while_an_open_session_carries_on() {
+    let agent = start(AgentOptions {
+        throttle: quick_throttle(100, Duration::from_secs(60)),
+        ..AgentOptions::default()
+    });
+    let mut open = client(&agent);
+    let _: HelloOk = greet(&mut open);
+
+    let mut users = Users::default();
+    users.set("CORP", "restore", "new").unwrap();
+    agent.reloader.set_users(users).unwrap();
+    let elsewhere = tempfile::tempdir().unwrap();
+    let renewed = AgentCertificate::load_or_create(elsewhere.path(), "dc1").unwrap();
+    assert_ne!(renewed.fingerprint(), agent.pin);
+    agent
+        .reloader
+        .set_security(Security::Tls(renewed.server_config().unwrap()))
+        .unwrap();
+
+    // The session opened before the reload is served on.
+    let online: bool = call(&mut open, &Request::IsNtdsOnline);
+    assert!(!online);
+
+    // New connections meet the new certificate and the new users.
+    let e = connect(agent.address, agent.pin)
+        .err()
+        .expect("the old pin");
+    assert_eq!(e.code, codes::SEC_E_UNTRUSTED_ROOT, "{e}");
+    let stream = connect(agent.address, renewed.fingerprint()).unwrap();
+    let removed = FramedClient::authenticate(stream, "agent", Some(test_user()), MAX_FRAME_BYTES)
+        .err()
+        .expect("a removed user is refused");
+    assert_eq!(removed.code, codes::ERROR_ACCESS_DENIED, "{removed}");
+    let restore_user = Credentials {
+        user: "restore".into(),
+        domain: "CORP".into(),
+        password: "new".into(),
+    };
+    let connect_new = || {
+        let stream = connect(agent.address, renewed.fingerprint()).unwrap();
+        FramedClient::authenticate(stream, "agent", Some(restore_user.clone()), MAX_FRAME_BYTES)
+            .unwrap()
+            .0
+    };
+    let _: HelloOk = greet(&mut connect_new());
+
+    // No users, or TLS turned off, is refused and changes nothing.
+    let e = agent.reloader.set_users(Users::default()).unwrap_err();
+    assert_eq!(e.code, codes::ERROR_ACCESS_DENIED, "{e}");
+    let e = agent
+        .reloader
+        .set_security(Security::InsecurePlaintext)
+        .unwrap_err();
+    assert_eq!(e.code, codes::ERROR_INVALID_PARAMETER, "{e}");
+    let _: HelloOk = greet(&mut connect_new());
+    let online: bool = call(&mut open, &Request::IsNtdsOnline);
+    assert!(!online);
+
+    let reloads: Vec<(String, bool)> = agent
+        .target
+        .status()
+        .audit
+        .iter()
+        .filter(|e| e.event.ends_with("-reloaded"))
+        .map(|e| (e.event.clone(), e.ok))
+        .collect();
+    assert_eq!(
+        reloads,
+        [
+            ("agent-users-reloaded".to_string(), true),
+            ("agent-certificate-reloaded".to_string(), true),
+            ("agent-users-reloaded".to_string(), false),
+            ("agent-certificate-reloaded".to_string(), false),
+        ]
+    );
 }

@@ -405,3 +405,76 @@ fn a_restore_through_the_agent_never_writes_through_a_link_at_a_staging_name() {
         fs::read(set.join("files/ntds.dit")).unwrap()
     );
 }
+
+/// `dsrestore is-online` through `server` as `user` with `password`.
+fn is_online_as(user: &str, password: &str, server: &str) -> (i32, String) {
+    let (code, _, err) = output(
+        dsrestore()
+            .args(["is-online", "--server", server, "--user", user])
+            .args(["--password-env", PASSWORD_VAR])
+            .env(PASSWORD_VAR, password),
+    );
+    (code, err)
+}
+
+#[test]
+fn sighup_reloads_the_users_file_and_the_certificate_and_the_agent_serves_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let target = prepared_target(dir.path(), false);
+    let (_, cert, key) = crate::trust::issue(dir.path(), "first");
+    let agent = AgentProcess::start_with(&target, &[], &["--cert", &cert, "--key", &key]);
+    let address = agent.server.split('#').next().unwrap().to_string();
+    assert_eq!(is_online_as(USER, PASSWORD, &agent.server).0, 0);
+
+    // A second user, and a renewed certificate in the same files.
+    let (code, _, err) = output(
+        dsrestore()
+            .args([
+                "agent",
+                "add-user",
+                "--target",
+                path(&target),
+                "CORP\\second",
+            ])
+            .args(["--password-env", PASSWORD_VAR])
+            .env(PASSWORD_VAR, "second password"),
+    );
+    assert_eq!(code, 0, "{err}");
+    let (code, err) = is_online_as("CORP\\second", "second password", &agent.server);
+    assert_eq!(code, 3, "not before the reload: {err}");
+    let (_, renewed_cert, renewed_key) = crate::trust::issue(dir.path(), "renewed");
+    fs::copy(&renewed_cert, &cert).unwrap();
+    fs::copy(&renewed_key, &key).unwrap();
+
+    let pid = libc::pid_t::try_from(agent.child.id()).unwrap();
+    // SAFETY: kill(2) on our own child, not yet waited for.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGHUP) }, 0);
+    let fingerprint = || {
+        run(&["agent", "fingerprint", &address])
+            .1
+            .trim()
+            .to_string()
+    };
+    let waited = std::time::Instant::now();
+    while fingerprint() == agent.server {
+        assert!(
+            waited.elapsed() < std::time::Duration::from_secs(20),
+            "the certificate was not reloaded"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let renewed = fingerprint();
+    assert_ne!(renewed, agent.server);
+
+    let (code, err) = is_online_as("CORP\\second", "second password", &renewed);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(is_online_as(USER, PASSWORD, &renewed).0, 0);
+    let (code, err) = is_online_as(USER, PASSWORD, &agent.server);
+    assert_eq!(code, 4, "the old pin no longer matches: {err}");
+    assert!(err.contains("SEC_E_UNTRUSTED_ROOT"), "{err}");
+    let mut agent = agent;
+    assert!(
+        agent.child.try_wait().unwrap().is_none(),
+        "the agent serves on"
+    );
+}

@@ -226,7 +226,7 @@ fn a_plaintext_client_of_a_tls_agent_is_told_to_use_tls() {
 
 /// A CA, and a certificate it issued for 127.0.0.1, written as PEM files in
 /// `dir`: (ca.pem, agent.pem, agent.key).
-fn issue(dir: &Path, name: &str) -> (String, String, String) {
+pub fn issue(dir: &Path, name: &str) -> (String, String, String) {
     let ca_key = rcgen::KeyPair::generate().unwrap();
     let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
     ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);

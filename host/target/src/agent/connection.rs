@@ -161,7 +161,10 @@ async fn authenticate(shared: &Arc<Shared>, first: Vec<u8>, peer: SocketAddr) ->
     let checker = Arc::clone(shared);
     let verified = tokio::task::spawn_blocking(move || {
         let mut memory = memory;
-        let ok = checker.users.verify_in(&credentials, &mut memory);
+        let ok = checker
+            .swappable
+            .users()
+            .verify_in(&credentials, &mut memory);
         (ok, memory)
     })
     .await;
@@ -187,7 +190,7 @@ async fn authenticate(shared: &Arc<Shared>, first: Vec<u8>, peer: SocketAddr) ->
 /// The TLS handshake, if the agent speaks TLS. A client that does not (a
 /// plaintext client, a scanner) is closed with nothing served.
 async fn secure(shared: &Shared, tcp: TcpStream, peer: SocketAddr) -> Option<Box<dyn Stream>> {
-    let Some(acceptor) = &shared.tls else {
+    let Some(acceptor) = shared.swappable.tls() else {
         return Some(Box::new(tcp));
     };
     match acceptor.accept(tcp).await {

@@ -17,6 +17,7 @@
 pub mod certificate;
 mod connection;
 mod limits;
+mod reload;
 pub mod throttle;
 pub mod users;
 
@@ -34,6 +35,7 @@ use tokio::task::JoinSet;
 use crate::Target;
 pub use certificate::AgentCertificate;
 use dsrestore_protocol::Error;
+pub use reload::AgentReloader;
 pub use throttle::ThrottleOptions;
 pub use users::Users;
 
@@ -114,8 +116,8 @@ pub struct Agent {
 
 struct Shared {
     target: Arc<Target>,
-    tls: Option<tokio_rustls::TlsAcceptor>,
-    users: Users,
+    /// The users and the TLS acceptor, which a reload replaces.
+    swappable: reload::Swappable,
     options: AgentOptions,
     throttle: throttle::Throttle,
     /// One permit per verification that may run at once...
@@ -149,11 +151,7 @@ impl Agent {
         Ok(Agent {
             shared: Arc::new(Shared {
                 target,
-                tls: match security {
-                    Security::Tls(config) => Some(tokio_rustls::TlsAcceptor::from(config)),
-                    Security::InsecurePlaintext => None,
-                },
-                users,
+                swappable: reload::Swappable::new(users, security),
                 throttle: throttle::Throttle::new(options.throttle.clone()),
                 verifications: tokio::sync::Semaphore::new(options.max_verifications.max(1)),
                 verification_memory: std::sync::Mutex::new(
@@ -168,6 +166,14 @@ impl Agent {
                 options,
             }),
         })
+    }
+
+    /// A handle that replaces this agent's users and certificate while it
+    /// serves (a SIGHUP, say), without closing any connection.
+    pub fn reloader(&self) -> AgentReloader {
+        AgentReloader {
+            shared: Arc::clone(&self.shared),
+        }
     }
 
     /// Accepts connections on `listener` until `shutdown` completes, then
