@@ -152,6 +152,11 @@ impl Runtime {
         self.shared.counters.snapshot()
     }
 
+    /// The counters [`stats`](Self::stats) reads, for the workflow methods.
+    pub(crate) fn counters(&self) -> &crate::stats::Counters {
+        &self.shared.counters
+    }
+
     /// DsSetAuthIdentity: the identity of sessions started from now on (`None`
     /// for the host's own).
     pub fn set_auth_identity(&self, identity: Option<Identity>) {

@@ -142,7 +142,9 @@ impl Runtime {
         out_dir: &Path,
         progress: &mut dyn FnMut(&Progress),
     ) -> Result<BackupReport, Error> {
-        dsrestore_workflow::backup(self, server, out_dir, progress)
+        let result = dsrestore_workflow::backup(self, server, out_dir, progress);
+        self.counters().backup(&result, |r| r.bytes);
+        result
     }
 
     /// [`backup`](Self::backup) into an encrypted set: every file is
@@ -158,7 +160,9 @@ impl Runtime {
         how: &crate::encryption::Encryption,
         progress: &mut dyn FnMut(&Progress),
     ) -> Result<BackupReport, Error> {
-        dsrestore_workflow::backup_encrypted(self, server, out_dir, how, progress)
+        let result = dsrestore_workflow::backup_encrypted(self, server, out_dir, how, progress);
+        self.counters().backup(&result, |r| r.bytes);
+        result
     }
 
     /// [`restore_with`](Self::restore_with) of a set already opened, e.g.
@@ -171,7 +175,9 @@ impl Runtime {
         options: &RestoreOptions,
         progress: &mut dyn FnMut(&Progress),
     ) -> Result<RestoreReport, Error> {
-        dsrestore_workflow::restore_set(self, set, server, options, progress)
+        let result = dsrestore_workflow::restore_set(self, set, server, options, progress);
+        self.count_restore(options, &result);
+        result
     }
 
     /// Restores the set in `set_dir` to `server` through the guest: check the
@@ -203,7 +209,9 @@ impl Runtime {
         out: W,
         progress: &mut dyn FnMut(&Progress),
     ) -> Result<(StreamBackupReport, W), Error> {
-        dsrestore_workflow::backup_to_stream(self, server, out, progress)
+        let result = dsrestore_workflow::backup_to_stream(self, server, out, progress);
+        self.counters().backup(&result, |(r, _)| r.bytes);
+        result
     }
 
     /// [`restore_with`](Self::restore_with) from a stream that
@@ -220,7 +228,10 @@ impl Runtime {
         options: &RestoreOptions,
         progress: &mut dyn FnMut(&Progress),
     ) -> Result<RestoreReport, Error> {
-        dsrestore_workflow::restore_from_stream(self, input, server, options, progress)
+        let result =
+            dsrestore_workflow::restore_from_stream(self, input, server, options, progress);
+        self.count_restore(options, &result);
+        result
     }
 
     /// [`restore`](Self::restore) with options: e.g. restoring another
@@ -232,6 +243,16 @@ impl Runtime {
         options: &RestoreOptions,
         progress: &mut dyn FnMut(&Progress),
     ) -> Result<RestoreReport, Error> {
-        dsrestore_workflow::restore(self, set_dir, server, options, progress)
+        let result = dsrestore_workflow::restore(self, set_dir, server, options, progress);
+        self.count_restore(options, &result);
+        result
+    }
+
+    /// Counts a restore's outcome in [`Runtime::stats`], unless it was a
+    /// dry run.
+    fn count_restore(&self, options: &RestoreOptions, result: &Result<RestoreReport, Error>) {
+        if !options.dry_run {
+            self.counters().restore(result, |r| r.bytes);
+        }
     }
 }

@@ -97,7 +97,16 @@ fn backup_then_restore_into_a_fresh_target_is_byte_identical() {
         (0x10, 0x13)
     );
     fresh.target.set_online(true).unwrap();
-    assert_eq!(rt.stats().bindings_open(), 0);
+    let stats = rt.stats();
+    assert_eq!(stats.bindings_open(), 0);
+    assert_eq!((stats.backups_completed, stats.restores_completed), (1, 1));
+    assert_eq!((stats.backups_failed, stats.restores_failed), (0, 0));
+    assert_eq!(stats.bytes_restored, report.bytes);
+    assert_eq!(stats.bytes_backed_up, set.manifest().total_bytes());
+    // The target counted the same restore, as an agent's metrics show it.
+    let served = fresh.target.metrics().snapshot();
+    assert_eq!((served.restores_completed, served.restores_failed), (1, 0));
+    assert_eq!((served.sessions_open, served.bindings_leaked), (0, 0));
 }
 
 /// A corruption of the set must be refused before register, naming the file,
@@ -115,7 +124,10 @@ fn assert_refused_before_register(corrupt: impl FnOnce(&Path), code: u32, names:
     assert!(fresh.target.record().is_none(), "nothing was registered");
     assert_eq!(fresh.target.status().open_sessions, 0);
     assert_no_data_files(&fresh);
-    assert_eq!(rt.stats().bindings_open(), 0);
+    let stats = rt.stats();
+    assert_eq!(stats.bindings_open(), 0);
+    assert_eq!((stats.restores_completed, stats.restores_failed), (0, 1));
+    assert_eq!(stats.bytes_restored, 0);
 }
 
 /// The fresh target's data directories hold nothing: no restored file and no

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use dsrestore_host::agent::certificate::Origin;
 use dsrestore_host::agent::{
-    Agent, AgentCertificate, AgentOptions, AgentReloader, Security, Users,
+    serve_metrics, Agent, AgentCertificate, AgentOptions, AgentReloader, Security, Users,
 };
 use dsrestore_host::{codes, Error, Target, Trust};
 use serde_json::json;
@@ -65,16 +65,41 @@ pub fn run(args: AgentArgs, global: &Global, settings: &Settings) -> Result<Exit
         let local = listener
             .local_addr()
             .map_err(|e| Error::io("reading the listening address", e))?;
+        let metrics = match args.metrics_listen {
+            Some(address) => {
+                let listener = tokio::net::TcpListener::bind(address)
+                    .await
+                    .map_err(|e| Error::io(&format!("listening for metrics on {address}"), e))?;
+                let url = format!(
+                    "http://{}/metrics",
+                    listener
+                        .local_addr()
+                        .map_err(|e| Error::io("reading the metrics address", e))?
+                );
+                tokio::spawn(serve_metrics(
+                    listener,
+                    agent.metrics(),
+                    std::future::pending(),
+                ));
+                Some(url)
+            }
+            None => None,
+        };
         // The first line of stdout says where to connect, as a server name
         // that pins this agent's certificate (scripts read it).
         let server = format!("tcp://{local}#{}", trust.fragment());
         if global.json {
             println!(
                 "{}",
-                json!({"listening": local.to_string(), "server": server, "target": target.name()})
+                json!({"listening": local.to_string(), "server": server, "target": target.name(),
+                       "metrics": metrics})
             );
         } else {
-            println!("listening on {server} for target {}", target.name());
+            let metrics = metrics.map_or(String::new(), |url| format!("; metrics on {url}"));
+            println!(
+                "listening on {server} for target {}{metrics}",
+                target.name()
+            );
         }
         if trust == Trust::InsecurePlaintext {
             eprintln!(

@@ -185,6 +185,12 @@ pub struct AgentArgs {
     /// The address to listen on; port 0 picks a free port (printed at start).
     #[arg(long, default_value = "127.0.0.1:8389")]
     pub listen: SocketAddr,
+    /// Serve Prometheus metrics (connections, authentications, sessions,
+    /// restores and backups by outcome, bytes) at http://ADDR/metrics; port
+    /// 0 picks a free port (printed on the first line). Counters only: keep
+    /// it on a trusted address.
+    #[arg(long, value_name = "ADDR")]
+    pub metrics_listen: Option<SocketAddr>,
     /// The users file (default: <target>/state/agent-users.json).
     #[arg(long, value_name = "FILE")]
     pub users: Option<PathBuf>,

@@ -15,6 +15,7 @@ pub mod audit;
 mod backup;
 pub mod files;
 mod layout;
+pub mod metrics;
 pub mod record;
 mod restore_lock;
 pub mod sample;
@@ -136,6 +137,7 @@ pub struct Target {
     root_id: (u64, u64),
     name: String,
     audit: audit::Audit,
+    metrics: metrics::TargetMetrics,
     next_session: AtomicU64,
     inner: Mutex<Inner>,
 }
@@ -364,6 +366,7 @@ impl Target {
         let target = Arc::new(Target {
             root_id,
             audit: audit::Audit::new(&layout.state_dir()),
+            metrics: metrics::TargetMetrics::default(),
             name: settings.name.clone(),
             layout,
             next_session: AtomicU64::new(session_id_base()),
@@ -434,6 +437,12 @@ impl Target {
     /// The target's audit log.
     pub fn audit(&self) -> &audit::Audit {
         &self.audit
+    }
+
+    /// What this target served, counted since it was opened in this
+    /// process.
+    pub fn metrics(&self) -> &metrics::TargetMetrics {
+        &self.metrics
     }
 
     /// Where the target keeps its files.

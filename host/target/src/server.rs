@@ -11,6 +11,7 @@ use serde::Serialize;
 
 use super::audit::AuditEvent;
 use super::backup::BackupSession;
+use super::metrics::SessionKind;
 use super::upload::Upload;
 use super::{SessionPhase, Target};
 
@@ -31,6 +32,21 @@ struct ServerSession {
     id: u64,
     restricted: bool,
     phase: SessionPhase,
+}
+
+impl ServerSession {
+    /// Counts this session's end: a restore completed if register-complete
+    /// succeeded; `leaked` when its binding closed without restore-end.
+    fn ended(&self, target: &Target, leaked: bool) {
+        let kind = if self.restricted {
+            SessionKind::restricted
+        } else {
+            SessionKind::restore
+        };
+        target
+            .metrics()
+            .session_ended(kind, self.phase == SessionPhase::Completed, leaked);
+    }
 }
 
 fn ok<T: Serialize>(value: T) -> Result<Vec<u8>, Error> {
@@ -61,6 +77,7 @@ impl ServerConnection {
                 };
                 let session_before = self.session;
                 let reply = self.dispatch(request);
+                self.target.metrics().request(op, reply.is_ok());
                 if let Err(e) = &reply {
                     tracing::debug!(target = %self.target.name(), peer = %self.peer, op, code = format_args!("{:#010x}", e.code), "{}", e.message);
                 }
@@ -159,6 +176,13 @@ impl ServerConnection {
                     restricted: prepared.restricted,
                     phase: SessionPhase::Prepared,
                 });
+                self.target
+                    .metrics()
+                    .session_started(if prepared.restricted {
+                        SessionKind::restricted
+                    } else {
+                        SessionKind::restore
+                    });
                 ok(prepared)
             }
             Request::DatabaseLocations => {
@@ -245,6 +269,7 @@ impl ServerConnection {
                     ));
                 };
                 self.target.end_session(s.id, "restore-end");
+                s.ended(&self.target, false);
                 ok(())
             }
             Request::BackupPrepare { backup_type, grbit } => {
@@ -256,6 +281,7 @@ impl ServerConnection {
                 }
                 let prepared = self.target.begin_backup(backup_type)?;
                 self.backup = Some(BackupSession::new(prepared.session));
+                self.target.metrics().session_started(SessionKind::backup);
                 ok(prepared)
             }
             Request::GetDatabaseNames => {
@@ -297,6 +323,9 @@ impl ServerConnection {
             Request::BackupEnd => {
                 self.backup_session("backup-end")?;
                 self.end_backup("backup-end");
+                self.target
+                    .metrics()
+                    .session_ended(SessionKind::backup, true, false);
                 ok(())
             }
         }
@@ -415,7 +444,13 @@ impl Drop for ServerConnection {
         if let Some(s) = self.session.take() {
             self.target
                 .end_session(s.id, "binding closed without restore-end");
+            s.ended(&self.target, true);
         }
-        self.end_backup("binding closed without backup-end");
+        if self.backup.is_some() {
+            self.end_backup("binding closed without backup-end");
+            self.target
+                .metrics()
+                .session_ended(SessionKind::backup, false, true);
+        }
     }
 }

@@ -12,7 +12,8 @@ use dsrestore_protocol::framing::MAX_FRAME_BYTES;
 use dsrestore_protocol::handshake::{Credentials, FramedClient};
 use dsrestore_protocol::{codes, decode, encode, HelloOk, Reply, Request};
 use dsrestore_target::agent::{
-    Agent, AgentCertificate, AgentOptions, AgentReloader, Security, ThrottleOptions, Users,
+    Agent, AgentCertificate, AgentMetrics, AgentOptions, AgentReloader, Security, ThrottleOptions,
+    Users,
 };
 use dsrestore_target::{InitOptions, Target};
 use dsrestore_tls::{AgentStream, Fingerprint, Trust};
@@ -23,6 +24,7 @@ struct Running {
     pin: Fingerprint,
     target: Arc<Target>,
     reloader: AgentReloader,
+    metrics: AgentMetrics,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
     _dir: tempfile::TempDir,
@@ -103,6 +105,7 @@ fn start_with(options: AgentOptions, init: InitOptions, database_bytes: u64) -> 
     let security = Security::Tls(certificate.server_config().unwrap());
     let agent = Agent::new(Arc::clone(&target), users, security, options).unwrap();
     let reloader = agent.reloader();
+    let metrics = agent.metrics();
     let target_kept = Arc::clone(&target);
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let (tx, rx) = std::sync::mpsc::channel();
@@ -123,6 +126,7 @@ fn start_with(options: AgentOptions, init: InitOptions, database_bytes: u64) -> 
         pin,
         target: target_kept,
         reloader,
+        metrics,
         address: rx.recv().unwrap(),
         stop: Some(stop),
         thread: Some(thread),
@@ -726,5 +730,78 @@ fn a_reload_replaces_users_and_certificate_while_an_open_session_carries_on() {
             ("agent-users-reloaded".to_string(), false),
             ("agent-certificate-reloaded".to_string(), false),
         ]
+    );
+}
+
+/// The value of the sample `name` (with its labels) in the agent's metrics.
+fn sample(agent: &Running, name: &str) -> f64 {
+    let text = agent.metrics.encode();
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+        .unwrap_or(0.0)
+}
+
+#[test]
+fn metrics_count_a_binding_that_closed_mid_session_and_a_lockout() {
+    let agent = start(AgentOptions {
+        throttle: quick_throttle(2, Duration::from_secs(60)),
+        ..AgentOptions::default()
+    });
+    let mut open = client(&agent);
+    let _: HelloOk = greet(&mut open);
+    let _: serde_json::Value = call(
+        &mut open,
+        &Request::RestorePrepare {
+            flags: 0,
+            expiry_token: None,
+            to_other_server: false,
+        },
+    );
+    assert_eq!(sample(&agent, "dsrestore_sessions_open"), 1.0);
+    assert_eq!(
+        sample(
+            &agent,
+            "dsrestore_sessions_started_total{kind=\"restricted\"}"
+        ),
+        1.0
+    );
+    assert_eq!(sample(&agent, "dsrestore_agent_connections_open"), 1.0);
+    drop(open);
+    let waited = Instant::now();
+    while sample(&agent, "dsrestore_bindings_leaked_total") < 1.0 {
+        assert!(
+            waited.elapsed() < Duration::from_secs(10),
+            "{}",
+            agent.metrics.encode()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(sample(&agent, "dsrestore_sessions_open"), 0.0);
+    assert_eq!(
+        sample(&agent, "dsrestore_restores_total{outcome=\"failed\"}"),
+        0.0,
+        "a restricted session is not a restore"
+    );
+
+    for _ in 0..2 {
+        assert!(try_password(&agent, "wrong").is_some());
+    }
+    // The name and the address both reached the limit.
+    assert_eq!(sample(&agent, "dsrestore_agent_lockouts_total"), 2.0);
+    let locked = try_password(&agent, "pw").expect("locked out");
+    assert_eq!(locked.code, codes::ERROR_ACCOUNT_LOCKED_OUT);
+    assert_eq!(
+        sample(
+            &agent,
+            "dsrestore_agent_authentications_total{outcome=\"locked_out\"}"
+        ),
+        1.0
+    );
+    assert_eq!(
+        sample(
+            &agent,
+            "dsrestore_agent_authentications_total{outcome=\"denied\"}"
+        ),
+        2.0
     );
 }

@@ -12,6 +12,7 @@ mod encrypted;
 mod encrypted_sets;
 mod lifetime;
 mod links;
+mod metrics;
 mod races;
 mod streams;
 mod trust;

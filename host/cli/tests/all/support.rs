@@ -56,6 +56,8 @@ pub fn init_target(dir: &Path, extra: &[&str]) -> String {
 pub struct AgentProcess {
     pub child: Child,
     pub server: String,
+    /// The agent's first line of stdout.
+    pub first_line: String,
 }
 
 impl AgentProcess {
@@ -94,7 +96,11 @@ impl AgentProcess {
             .find(|w| w.starts_with("tcp://"))
             .unwrap_or_else(|| panic!("no address in {line:?}"))
             .to_string();
-        AgentProcess { child, server }
+        AgentProcess {
+            child,
+            server,
+            first_line: line,
+        }
     }
 
     /// Waits for the agent to exit by itself.

@@ -14,6 +14,7 @@ use tokio::net::TcpStream;
 use tokio::sync::watch;
 
 use super::limits::Slot;
+use super::metrics::Authentication;
 use super::throttle::Locked;
 use super::Shared;
 use crate::audit::AuditEvent;
@@ -84,6 +85,22 @@ async fn write_frame(stream: &mut dyn Stream, message: &[u8], wait: Duration) ->
     tokio::time::timeout(wait, write)
         .await
         .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, format!("not read for {wait:?}")))?
+}
+
+/// Counts a connection open while it lives.
+struct OpenConnection(prometheus_client::metrics::gauge::Gauge);
+
+impl OpenConnection {
+    fn new(open: &prometheus_client::metrics::gauge::Gauge) -> OpenConnection {
+        open.inc();
+        OpenConnection(open.clone())
+    }
+}
+
+impl Drop for OpenConnection {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
 }
 
 /// The outcome of the first frame.
@@ -216,6 +233,7 @@ pub(super) async fn serve(
     _slot: Slot,
 ) {
     let _ = tcp.set_nodelay(true);
+    let _open = OpenConnection::new(&shared.counters.connections_open);
     let options = &shared.options;
     // Before authentication: the handshake, a small first frame, and one
     // deadline for both, waiting for a verification and verifying.
@@ -244,6 +262,10 @@ pub(super) async fn serve(
             &mut stopped,
         )
         .await?;
+        shared
+            .counters
+            .bytes_received
+            .inc_by((first.len() + FRAME_HEADER_LEN) as u64);
         Ok::<_, Stop>(authenticate(&shared, first, peer).await)
     })
     .await;
@@ -258,10 +280,18 @@ pub(super) async fn serve(
     let who = match before {
         Ok(Ok(Verdict::Welcome(who))) => {
             audit("authenticate", Some(&who), Ok(()));
+            shared.counters.authentication(Authentication::ok);
             who
         }
         Ok(Ok(Verdict::Refuse { error, delay, who })) => {
             audit("authenticate", who.as_deref(), Err(&error));
+            shared
+                .counters
+                .authentication(if error.code == codes::ERROR_ACCOUNT_LOCKED_OUT {
+                    Authentication::locked_out
+                } else {
+                    Authentication::denied
+                });
             tokio::time::sleep(delay).await;
             let reply = handshake::refusal(error);
             let _ = write_frame(&mut *stream, &reply, options.write_deadline).await;
@@ -271,6 +301,13 @@ pub(super) async fn serve(
         Ok(Err(Stop::Breach(error))) => {
             tracing::info!(%peer, "connection closed before it authenticated: {}", error.message);
             audit("authenticate", None, Err(&error));
+            shared
+                .counters
+                .authentication(if error.code == codes::ERROR_TIMEOUT {
+                    Authentication::timeout
+                } else {
+                    Authentication::malformed
+                });
             return;
         }
         Err(_) => {
@@ -280,6 +317,7 @@ pub(super) async fn serve(
             );
             tracing::info!(%peer, "connection closed: {}", error.message);
             audit("authenticate", None, Err(&error));
+            shared.counters.authentication(Authentication::timeout);
             return;
         }
         // Closed by the client (a fingerprint probe, a health check), or
@@ -296,6 +334,10 @@ pub(super) async fn serve(
     {
         return;
     }
+    shared
+        .counters
+        .bytes_sent
+        .inc_by((accepted.len() + FRAME_HEADER_LEN) as u64);
     tracing::info!(%peer, user = %who, "client authenticated");
     let mut server = Some(shared.target.connect(&format!("{who}@{peer}")));
     let why = loop {
@@ -307,7 +349,13 @@ pub(super) async fn serve(
         )
         .await
         {
-            Ok(request) => request,
+            Ok(request) => {
+                shared
+                    .counters
+                    .bytes_received
+                    .inc_by((request.len() + FRAME_HEADER_LEN) as u64);
+                request
+            }
             // A frame over the cap breaks a rule; an idle client does not.
             Err(Stop::Breach(e)) if e.code == codes::RPC_X_BAD_STUB_DATA => {
                 audit("connection-closed", Some(&who), Err(&e));
@@ -329,7 +377,14 @@ pub(super) async fn serve(
             Err(e) => break format!("handling a request failed: {e}"),
         };
         server = Some(conn);
-        if let Err(e) = write_frame(&mut *stream, &reply, options.write_deadline).await {
+        let sent = write_frame(&mut *stream, &reply, options.write_deadline).await;
+        if sent.is_ok() {
+            shared
+                .counters
+                .bytes_sent
+                .inc_by((reply.len() + FRAME_HEADER_LEN) as u64);
+        }
+        if let Err(e) = sent {
             if e.kind() == io::ErrorKind::TimedOut {
                 let error = Error::new(codes::ERROR_TIMEOUT, format!("a reply was {e}"));
                 audit("connection-closed", Some(&who), Err(&error));

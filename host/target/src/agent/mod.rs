@@ -17,6 +17,7 @@
 pub mod certificate;
 mod connection;
 mod limits;
+mod metrics;
 mod reload;
 pub mod throttle;
 pub mod users;
@@ -35,6 +36,7 @@ use tokio::task::JoinSet;
 use crate::Target;
 pub use certificate::AgentCertificate;
 use dsrestore_protocol::Error;
+pub use metrics::{serve_metrics, AgentMetrics};
 pub use reload::AgentReloader;
 pub use throttle::ThrottleOptions;
 pub use users::Users;
@@ -127,6 +129,7 @@ struct Shared {
     /// 19 MiB).
     verification_memory: std::sync::Mutex<Vec<Vec<argon2::Block>>>,
     connections: limits::Connections,
+    counters: metrics::Counters,
 }
 
 impl Agent {
@@ -164,6 +167,7 @@ impl Agent {
                     options.max_connections_per_address,
                 ),
                 options,
+                counters: metrics::Counters::default(),
             }),
         })
     }
@@ -174,6 +178,12 @@ impl Agent {
         AgentReloader {
             shared: Arc::clone(&self.shared),
         }
+    }
+
+    /// This agent's metrics (and its target's), to encode or serve with
+    /// [`serve_metrics`].
+    pub fn metrics(&self) -> AgentMetrics {
+        AgentMetrics::new(&self.shared)
     }
 
     /// Accepts connections on `listener` until `shutdown` completes, then
@@ -197,10 +207,12 @@ impl Agent {
                         // Over a cap: closed at once, before any work.
                         let Some(slot) = self.shared.connections.admit(peer.ip()) else {
                             tracing::warn!(%peer, "connection refused: too many open connections");
+                            self.shared.counters.connection(metrics::Admission::refused);
                             drop(stream);
                             refusals.refused(&self.shared, peer);
                             continue;
                         };
+                        self.shared.counters.connection(metrics::Admission::accepted);
                         let shared = Arc::clone(&self.shared);
                         connections.spawn(connection::serve(shared, stream, peer, stopped.clone(), slot));
                     }

@@ -70,6 +70,9 @@ impl AgentReloader {
             Ok(())
         };
         self.audit("agent-users-reloaded", outcome.as_ref().err());
+        self.shared
+            .counters
+            .reload(super::metrics::Reloaded::users, outcome.is_ok());
         if outcome.is_ok() {
             tracing::info!(users = count, "agent: users reloaded");
         }
@@ -97,6 +100,9 @@ impl AgentReloader {
             )),
         };
         self.audit("agent-certificate-reloaded", outcome.as_ref().err());
+        self.shared
+            .counters
+            .reload(super::metrics::Reloaded::certificate, outcome.is_ok());
         outcome
     }
 

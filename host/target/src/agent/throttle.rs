@@ -79,6 +79,8 @@ pub struct Throttle {
     /// When the recent failures happened, oldest first (within the global
     /// window).
     recent: Mutex<std::collections::VecDeque<Instant>>,
+    /// Lockouts begun.
+    lockouts: prometheus_client::metrics::counter::Counter,
 }
 
 /// The most names and addresses remembered; beyond it the oldest go.
@@ -94,7 +96,13 @@ impl Throttle {
             options,
             failures: Mutex::new(HashMap::new()),
             recent: Mutex::new(std::collections::VecDeque::new()),
+            lockouts: Default::default(),
         }
+    }
+
+    /// The count of lockouts begun (shared: it moves as they begin).
+    pub fn lockouts(&self) -> prometheus_client::metrics::counter::Counter {
+        self.lockouts.clone()
     }
 
     fn remaining(&self, failures: Option<&Failures>, now: Instant) -> Option<Duration> {
@@ -159,6 +167,9 @@ impl Throttle {
             }
             entry.count += 1;
             entry.last = now;
+            if entry.count == self.options.lockout_after {
+                self.lockouts.inc();
+            }
             most = most.max(entry.count);
         }
         drop(failures);
