@@ -28,11 +28,16 @@ CATCHUP = frozenset({"catchup"})
 
 
 def default_component_path(name: str = "dsrestore") -> Path:
-    """``$DSRESTORE_WASM``, else the release guest of this checkout
-    (``name`` picks another component of the workspace, e.g. the test guest)."""
+    """``$DSRESTORE_WASM``, else the guest installed with this package (the
+    wheel carries ``dsrestore.wasm``), else the release guest of this
+    checkout (``name`` picks another component of the workspace, e.g. the
+    test guest)."""
     env = os.environ.get("DSRESTORE_WASM")
     if env and name == "dsrestore":
         return Path(env)
+    packaged = Path(__file__).with_name(f"{name}.wasm")
+    if packaged.is_file():
+        return packaged
     root = Path(__file__).resolve().parents[3]
     return root / "target" / "wasm32-wasip2" / "release" / f"{name}.wasm"
 
@@ -172,6 +177,23 @@ class RestoreContext(_Context):
     def register_complete(self, restore_state: int) -> None:
         self._method("register-complete", restore_state)
 
+    def put_file(self, kind: str, name: str, size: int) -> None:
+        """Starts sending a file of the set to the target (``kind`` as the
+        WIT's bft: ``ntds-database``, ``log``, ``checkpoint-dir``)."""
+        self._method("put-file", kind, name, size)
+
+    def put_data(self, data: bytes) -> None:
+        """The next bytes of the file ``put_file`` started."""
+        self._method("put-data", data)
+
+    def put_file_end(self, sha256: str) -> None:
+        """Ends the file; the target checks its size and SHA-256 (hex)."""
+        self._method("put-file-end", sha256)
+
+    def place_files(self) -> None:
+        """After register: the target puts every file sent in place."""
+        self._method("place-files")
+
 
 class BackupContext(_Context):
     """A prepared backup context (DsBackupPrepare's HBC): one file open at a
@@ -306,6 +328,15 @@ class Runtime:
             s.close_bindings()
             raise
         return RestoreContext(s, handle)
+
+    def restore_set(self, set_dir, server: str) -> dict:
+        """Restores the directory backup set in ``set_dir`` (as ``dsrestore
+        backup --out`` wrote it) to the agent ``server``, offline: every
+        file sent and checked before register, then register, place-files,
+        register-complete. See :mod:`dsrestore.backup_set`."""
+        from .backup_set import restore_set
+
+        return restore_set(self, set_dir, server)
 
     def prepare_backup(self, server: str, backup_type: str = "full", grbit: int = 0):
         """DsBackupPrepare: ``(BackupContext, expiry token)``. ``backup_type``

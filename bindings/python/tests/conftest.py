@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[3]
+# The checkout: this file's, or $DSRESTORE_CHECKOUT when the tests run from
+# a copy outside it against the installed wheel.
+ROOT = Path(os.environ.get("DSRESTORE_CHECKOUT") or Path(__file__).resolve().parents[3])
 # tests/support: helpers the Python suites share (a throwaway CA).
 sys.path.insert(0, str(ROOT / "tests" / "support"))
 DSRESTORE = Path(os.environ.get("DSRESTORE_BIN", ROOT / "target" / "debug" / "dsrestore"))

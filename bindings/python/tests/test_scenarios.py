@@ -2,14 +2,17 @@
 
 import gc
 import json
+import os
 from pathlib import Path
 
 import pytest
 
-from dsrestore import DsError, Runtime, codes, default_component_path
+from dsrestore import DsError, Runtime, codes
 from dsrestore.testserver import ScenarioTransport
 
-TABLE = Path(__file__).resolve().parents[3] / "tests" / "scenarios" / "restore.json"
+ROOT = Path(os.environ.get("DSRESTORE_CHECKOUT") or Path(__file__).resolve().parents[3])
+TABLE = ROOT / "tests" / "scenarios" / "restore.json"
+TRAPPING_GUEST = ROOT / "target" / "wasm32-wasip2" / "release" / "dsrestore_test_trapping_guest.wasm"
 SCENARIOS = json.loads(TABLE.read_text())["scenarios"]
 REGISTRATION = {
     "checkpoint-file-path": "/target/ntds",
@@ -33,7 +36,7 @@ def code_of(action) -> int:
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=[s["name"] for s in SCENARIOS])
 def test_scenario_gives_its_codes_and_leaves_no_binding_open(scenario):
     transport = ScenarioTransport(scenario["server"])
-    guest = {None: None, "trapping": default_component_path("dsrestore_test_trapping_guest")}[
+    guest = {None: None, "trapping": TRAPPING_GUEST}[
         scenario.get("guest")]
     main = Runtime(transport, guest)
     other = Runtime(ScenarioTransport("good"))
