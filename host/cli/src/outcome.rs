@@ -45,10 +45,19 @@ pub fn stdout_is_data() {
     STDOUT_IS_DATA.store(true, Ordering::Relaxed);
 }
 
+/// Writes `text` to stderr in one write: stderr is unbuffered, and
+/// `eprintln!` writes each piece of its format on its own, which a reader of
+/// the pipe (a backup host's job log, journald) can split into separate
+/// lines.
+fn to_stderr(text: &str) {
+    use std::io::Write;
+    let _ = std::io::stderr().lock().write_all(text.as_bytes());
+}
+
 /// Prints a result line where results go.
 fn result_line(line: &str) {
     if STDOUT_IS_DATA.load(Ordering::Relaxed) {
-        eprintln!("{line}");
+        to_stderr(&format!("{line}\n"));
     } else {
         println!("{line}");
     }
@@ -69,8 +78,12 @@ pub fn fail(e: &Error, json: bool) -> ExitCode {
             })
         ));
     } else {
-        eprintln!("dsrestore: error {:#010x} {name}: {}", e.code, e.message);
-        eprintln!("  next: {}", hint(e));
+        to_stderr(&format!(
+            "dsrestore: error {:#010x} {name}: {}\n  next: {}\n",
+            e.code,
+            e.message,
+            hint(e)
+        ));
     }
     ExitCode::from(exit_of(e.code) as u8)
 }
