@@ -16,7 +16,8 @@ trap 'rm -rf "$work"' EXIT
 "$work/venv/bin/pip" wheel --quiet --disable-pip-version-check --no-deps \
     -w "$work/wheels" "$root/bindings/python"
 wheel=$(ls "$work"/wheels/dsrestore-*-py3-none-any.whl)
-unzip -l "$wheel" | grep -q 'dsrestore/dsrestore.wasm' || {
+"$work/venv/bin/python" -c 'import sys, zipfile
+sys.exit("dsrestore/dsrestore.wasm" not in zipfile.ZipFile(sys.argv[1]).namelist())' "$wheel" || {
     echo "$wheel does not carry dsrestore.wasm" >&2
     exit 1
 }

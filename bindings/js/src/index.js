@@ -33,9 +33,13 @@ const wasi = {
   'wasi:io/streams': shim.io.streams,
 };
 
-/** The jco output and compiled core modules of one component, loaded once. */
+/**
+ * The jco output and compiled core modules of one component, loaded once:
+ * `name` is one this package carries (generated/dsrestore), or a directory
+ * of jco output (a path, e.g. a test guest of the checkout).
+ */
 async function loadComponent(name) {
-  const dir = join(generated, name);
+  const dir = name.includes('/') ? name : join(generated, name);
   const { instantiate } = await import(pathToFileURL(join(dir, 'component.js')).href);
   const modules = new Map();
   const getCoreModule = (path) => {
@@ -272,7 +276,11 @@ export class BackupContext extends Context {
 }
 
 export class Runtime {
-  /** `component`: 'dsrestore' (the shipped guest) or 'trapping' (the test guest). */
+  /**
+   * `component`: 'dsrestore' (the guest this package carries), or the path
+   * of a directory of jco output (e.g. the checkout's test guest,
+   * bindings/js/generated/trapping).
+   */
   static async create(transport, component = 'dsrestore') {
     return new Runtime(transport, await loadComponent(component));
   }

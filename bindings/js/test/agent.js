@@ -6,7 +6,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 
-export const bin = process.env.DSRESTORE_BIN ?? new URL('../../../target/debug/dsrestore', import.meta.url).pathname;
+/** The checkout: this file's, or $DSRESTORE_CHECKOUT when the tests run from
+ * a copy outside it against the installed package. */
+export const checkout = process.env.DSRESTORE_CHECKOUT ?? new URL('../../../', import.meta.url).pathname;
+export const bin = process.env.DSRESTORE_BIN ?? join(checkout, 'target', 'debug', 'dsrestore');
 
 /**
  * Starts an agent on a new target (offline unless `online`); resolves to

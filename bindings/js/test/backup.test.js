@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 
-import { BackupContext, DsError, Runtime, TcpTransport, codes } from '../src/index.js';
+import { BackupContext, DsError, Runtime, TcpTransport, codes } from 'dsrestore';
 import { bin, startAgent, stopAgent } from './agent.js';
 
 const skip = !existsSync(bin) && `${bin} is not built`;

@@ -2,11 +2,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 
-import { DsError, Runtime, codes, hex } from '../src/index.js';
-import { ScenarioTransport } from '../src/testserver.js';
+import { DsError, Runtime, codes, hex } from 'dsrestore';
+import { ScenarioTransport } from 'dsrestore/testserver';
+import { checkout } from './agent.js';
 
-const table = JSON.parse(readFileSync(new URL('../../../tests/scenarios/restore.json', import.meta.url)));
+const table = JSON.parse(readFileSync(join(checkout, 'tests', 'scenarios', 'restore.json')));
+// The trapping test guest is not in the package: the checkout's jco output.
+const guests = { trapping: join(checkout, 'bindings', 'js', 'generated', 'trapping') };
 const registration = {
   checkpointFilePath: '/target/ntds',
   logPath: '/target/logs',
@@ -29,7 +33,7 @@ const codeOf = (f) => {
 for (const scenario of table.scenarios) {
   test(`${scenario.name} gives its codes and leaves no binding open`, async () => {
     const transport = new ScenarioTransport(scenario.server);
-    const main = await Runtime.create(transport, scenario.guest ?? 'dsrestore');
+    const main = await Runtime.create(transport, guests[scenario.guest] ?? 'dsrestore');
     const other = await Runtime.create(new ScenarioTransport('good'));
     let ctx = null;
     let neighbour = null;

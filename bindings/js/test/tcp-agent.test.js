@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { DsError, Runtime, TcpTransport, codes } from '../src/index.js';
+import { DsError, Runtime, TcpTransport, codes } from 'dsrestore';
 import { bin, startAgent, stopAgent } from './agent.js';
 
 test('locations through an authenticated agent; a wrong password is access denied', { skip: !existsSync(bin) && `${bin} is not built` }, async () => {

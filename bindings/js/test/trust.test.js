@@ -10,7 +10,7 @@ import { once } from 'node:events';
 import { tmpdir } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { join } from 'node:path';
-import { DsError, Runtime, TcpTransport, codes } from '../src/index.js';
+import { DsError, Runtime, TcpTransport, codes } from 'dsrestore';
 import { bin, startAgent, stopAgent } from './agent.js';
 
 const skip = !existsSync(bin) && `${bin} is not built`;
