@@ -234,7 +234,7 @@ fn raw_call<T: serde::de::DeserializeOwned>(
 }
 
 /// A raw client of `agent` with a restore prepared with the token of `set`.
-fn raw_restore(agent: &AgentProcess, set: &Path) -> FramedClient<AgentStream> {
+pub(crate) fn raw_restore(agent: &AgentProcess, set: &Path) -> FramedClient<AgentStream> {
     let token = dsrestore_host::backup_set::BackupSet::open(set)
         .unwrap()
         .expiry_token()

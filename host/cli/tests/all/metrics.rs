@@ -75,6 +75,30 @@ fn metrics_count_connections_authentications_and_a_backup_and_restore_as_they_ha
     assert_eq!(code, 0, "{err}");
     let after_backup = scrape(&url);
     assert_eq!(run(&["target", "offline", path(&target)]).0, 0);
+
+    // During a restore: its session is open; a client that goes away
+    // mid-restore leaves a binding the target closes, and a failed restore.
+    let during = crate::agent::raw_restore(&agent, &set);
+    let open = scrape(&url);
+    assert_eq!(value(&open, "dsrestore_sessions_open"), 1.0);
+    assert_eq!(value(&open, "dsrestore_agent_connections_open"), 1.0);
+    assert_eq!(
+        value(&open, "dsrestore_sessions_started_total{kind=\"restore\"}"),
+        1.0
+    );
+    drop(during);
+    let waited = std::time::Instant::now();
+    while value(&scrape(&url), "dsrestore_bindings_leaked_total") < 1.0 {
+        assert!(waited.elapsed() < std::time::Duration::from_secs(10));
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let cut = scrape(&url);
+    assert_eq!(
+        value(&cut, "dsrestore_restores_total{outcome=\"failed\"}"),
+        1.0
+    );
+    assert_eq!(value(&cut, "dsrestore_sessions_open"), 0.0);
+
     let (code, _, err) = run_as(
         PASSWORD,
         &["restore", "--from", path(&set), "--server", &agent.server],
@@ -100,7 +124,7 @@ fn metrics_count_connections_authentications_and_a_backup_and_restore_as_they_ha
         moved("dsrestore_restores_total{outcome=\"completed\"}"),
         1.0
     );
-    assert_eq!(moved("dsrestore_restores_total{outcome=\"failed\"}"), 0.0);
+    assert_eq!(moved("dsrestore_restores_total{outcome=\"failed\"}"), 1.0);
     assert_eq!(
         moved("dsrestore_requests_total{op=\"register-complete\",outcome=\"ok\"}"),
         1.0
@@ -111,7 +135,7 @@ fn metrics_count_connections_authentications_and_a_backup_and_restore_as_they_ha
     assert!(value(&after_backup, "dsrestore_agent_sent_bytes_total") > database);
     assert!(moved("dsrestore_agent_received_bytes_total") > database);
     assert_eq!(value(&after, "dsrestore_sessions_open"), 0.0);
-    assert_eq!(value(&after, "dsrestore_bindings_leaked_total"), 0.0);
+    assert_eq!(value(&after, "dsrestore_bindings_leaked_total"), 1.0);
     assert_eq!(value(&after, "dsrestore_agent_lockouts_total"), 0.0);
     let (code, _, _) = run(&["target", "status", path(&target)]);
     assert_eq!(code, 0);
