@@ -52,18 +52,22 @@ impl Users {
             }
             Err(e) => return Err(Error::io(&format!("reading {}", path.display()), e)),
         };
-        let users: Users = serde_json::from_slice(&bytes).map_err(|e| {
+        Users::parse(&bytes, &path.display().to_string())
+    }
+
+    /// A users file's bytes (`shown` names it in errors).
+    pub fn parse(bytes: &[u8], shown: &str) -> Result<Users, Error> {
+        let users: Users = serde_json::from_slice(bytes).map_err(|e| {
             Error::new(
                 codes::ERROR_INVALID_PARAMETER,
-                format!("{} is not a dsrestore users file: {e}", path.display()),
+                format!("{shown} is not a dsrestore users file: {e}"),
             )
         })?;
         if users.format != FORMAT {
             return Err(Error::new(
                 codes::ERROR_INVALID_PARAMETER,
                 format!(
-                    "{} has users-file format {}; this dsrestore reads format {FORMAT}",
-                    path.display(),
+                    "{shown} has users-file format {}; this dsrestore reads format {FORMAT}",
                     users.format
                 ),
             ));
