@@ -35,6 +35,14 @@ pub fn normalize(server: &str) -> Result<String, Error> {
         Some((_, rest)) => (rest.split([':', '/']).next().unwrap_or(""), server),
         None => {
             let plain = server.trim_start_matches('\\');
+            // `\\dc1` is the host dc1; what follows the backslashes is a
+            // host name, never a name with a scheme (`\\local:/x` would
+            // otherwise open the local target `/x`).
+            if plain.len() != server.len() && plain.contains([':', '/']) {
+                return Err(Error::invalid_parameter(format!(
+                    "server name {server:?}: after the backslashes comes a host name, without ':' or '/'"
+                )));
+            }
             (plain, plain)
         }
     };
@@ -49,4 +57,36 @@ pub fn normalize(server: &str) -> Result<String, Error> {
         )));
     }
     Ok(name.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backslashes_name_a_host_and_never_a_scheme() {
+        assert_eq!(normalize("\\\\dc1").unwrap(), "dc1");
+        for name in ["\\local:", "\\\\local:/srv/dc1", "\\a/b"] {
+            let e = normalize(name).unwrap_err();
+            assert_eq!(
+                e.code,
+                dsrestore_protocol::codes::ERROR_INVALID_PARAMETER,
+                "{name}: {e}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_normalized_name_normalizes_to_itself() {
+        for name in [
+            "\\\\dc1",
+            "dc1",
+            "local:/srv/dc1",
+            "tcp://10.0.0.5:8389#sha256:ab",
+            "mock:x",
+        ] {
+            let once = normalize(name).unwrap();
+            assert_eq!(normalize(&once).unwrap(), once, "{name}");
+        }
+    }
 }
