@@ -427,19 +427,7 @@ fn sighup_reloads_the_users_file_and_the_certificate_and_the_agent_serves_on() {
     assert_eq!(is_online_as(USER, PASSWORD, &agent.server).0, 0);
 
     // A second user, and a renewed certificate in the same files.
-    let (code, _, err) = output(
-        dsrestore()
-            .args([
-                "agent",
-                "add-user",
-                "--target",
-                path(&target),
-                "CORP\\second",
-            ])
-            .args(["--password-env", PASSWORD_VAR])
-            .env(PASSWORD_VAR, "second password"),
-    );
-    assert_eq!(code, 0, "{err}");
+    add_user_as(&target, "CORP\\second", "second password");
     let (code, err) = is_online_as("CORP\\second", "second password", &agent.server);
     assert_eq!(code, 3, "not before the reload: {err}");
     let (_, renewed_cert, renewed_key) = crate::trust::issue(dir.path(), "renewed");

@@ -127,6 +127,11 @@ impl Drop for AgentProcess {
 
 /// Adds the test user to the agent of `target`.
 pub fn add_user(target: &Path) {
+    add_user_as(target, USER, PASSWORD);
+}
+
+/// Adds `user` with `password` to the agent of `target`.
+pub fn add_user_as(target: &Path, user: &str, password: &str) {
     let (code, _, err) = output(
         dsrestore()
             .args([
@@ -134,10 +139,10 @@ pub fn add_user(target: &Path) {
                 "add-user",
                 "--target",
                 target.to_str().unwrap(),
-                USER,
+                user,
             ])
             .args(["--password-env", PASSWORD_VAR])
-            .env(PASSWORD_VAR, PASSWORD),
+            .env(PASSWORD_VAR, password),
     );
     assert_eq!(code, 0, "{err}");
 }
