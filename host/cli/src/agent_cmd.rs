@@ -65,6 +65,20 @@ pub fn run(args: AgentArgs, global: &Global, settings: &Settings) -> Result<Exit
         let local = listener
             .local_addr()
             .map_err(|e| Error::io("reading the listening address", e))?;
+        // SIGHUP reloads from here on; watched before the first line is
+        // printed, so that a reload right after start cannot kill the agent
+        // (SIGHUP's default action).
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
+            Ok(hangups) => {
+                tokio::spawn(reload_on_sighup(
+                    hangups,
+                    agent.reloader(),
+                    users_path,
+                    source,
+                ));
+            }
+            Err(e) => tracing::warn!("cannot watch SIGHUP, so no reloads: {e}"),
+        }
         let metrics = match args.metrics_listen {
             Some(address) => {
                 let listener = tokio::net::TcpListener::bind(address)
@@ -113,7 +127,6 @@ pub fn run(args: AgentArgs, global: &Global, settings: &Settings) -> Result<Exit
             );
         }
         let _ = std::io::stdout().flush();
-        tokio::spawn(reload_on_sighup(agent.reloader(), users_path, source));
         agent.serve(listener, shutdown_signal()).await
     })?;
     Ok(ExitCode::SUCCESS)
@@ -186,15 +199,12 @@ impl CertificateSource {
 /// On each SIGHUP, reads the users file and the certificate again and gives
 /// them to the agent: connections from then on use them, open ones carry on.
 /// What does not load is reported, and the agent keeps what it had.
-async fn reload_on_sighup(reloader: AgentReloader, users_path: PathBuf, source: CertificateSource) {
-    use tokio::signal::unix::{signal, SignalKind};
-    let mut hangups = match signal(SignalKind::hangup()) {
-        Ok(hangups) => hangups,
-        Err(e) => {
-            tracing::warn!("cannot watch SIGHUP, so no reloads: {e}");
-            return;
-        }
-    };
+async fn reload_on_sighup(
+    mut hangups: tokio::signal::unix::Signal,
+    reloader: AgentReloader,
+    users_path: PathBuf,
+    source: CertificateSource,
+) {
     while hangups.recv().await.is_some() {
         match Users::load(&users_path).and_then(|users| {
             let count = users.len();

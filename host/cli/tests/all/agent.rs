@@ -466,3 +466,18 @@ fn sighup_reloads_the_users_file_and_the_certificate_and_the_agent_serves_on() {
         "the agent serves on"
     );
 }
+
+#[test]
+fn a_sighup_right_after_start_reloads_and_does_not_kill_the_agent() {
+    let dir = tempfile::tempdir().unwrap();
+    let target = prepared_target(dir.path(), false);
+    let mut agent = AgentProcess::start(&target);
+    let pid = libc::pid_t::try_from(agent.child.id()).unwrap();
+    // SAFETY: kill(2) on our own child, not yet waited for.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGHUP) }, 0);
+    assert_eq!(is_online_as(USER, PASSWORD, &agent.server).0, 0);
+    assert!(
+        agent.child.try_wait().unwrap().is_none(),
+        "the agent serves on"
+    );
+}
