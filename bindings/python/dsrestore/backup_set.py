@@ -9,6 +9,7 @@ failure before register leaves the target as it was."""
 import hashlib
 import json
 import os
+import stat
 from pathlib import Path
 from typing import Union
 
@@ -23,12 +24,22 @@ def _invalid(message: str) -> DsError:
     return DsError(codes.HR_INVALID_BACKUP, message)
 
 
+def _open_regular(path: Path) -> int:
+    """A descriptor of ``path`` if it is a regular file: never through a
+    link, never waiting on a FIFO."""
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise OSError(f"{path} is not a regular file")
+    return fd
+
+
 def read_manifest(set_dir: Union[str, Path]) -> dict:
     """The set's manifest, its structure checked. An encrypted set (age) is
     refused: this package carries no age."""
     path = Path(set_dir) / "manifest.json"
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+        fd = _open_regular(path)
     except FileNotFoundError:
         raise _invalid(f"{set_dir} has no manifest.json: the backup set is incomplete") from None
     except OSError as e:
@@ -67,7 +78,10 @@ def restore_set(runtime, set_dir: Union[str, Path], server: str) -> dict:
         for f in files:
             ctx.put_file(KINDS[f["kind"]], f["name"], f["size"])
             digest, sent = hashlib.sha256(), 0
-            fd = os.open(set_dir / "files" / f["name"], os.O_RDONLY | os.O_NOFOLLOW)
+            try:
+                fd = _open_regular(set_dir / "files" / f["name"])
+            except OSError as e:
+                raise _invalid(f"{set_dir / 'files' / f['name']}: {e}") from None
             with os.fdopen(fd, "rb") as data:
                 while sent <= f["size"]:
                     chunk = data.read(CHUNK)

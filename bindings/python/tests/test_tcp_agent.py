@@ -61,3 +61,16 @@ def test_a_set_made_by_the_cli_restores_through_the_agent_byte_for_byte(online_a
     assert info.value.code == codes.HR_INVALID_BACKUP
     assert all(p.read_bytes() == b"lost again" for p in before)
     assert rt.open_bindings == 0
+
+    # The right bytes behind a symbolic link are refused too: set files are
+    # read as they are, never through a link.
+    data[5] ^= 1
+    outside = tmp_path / "outside.log"
+    outside.write_bytes(bytes(data))
+    log.unlink()
+    log.symlink_to(outside)
+    with pytest.raises(DsError) as info:
+        rt.restore_set(set_dir, server)
+    assert info.value.code == codes.HR_INVALID_BACKUP
+    assert all(p.read_bytes() == b"lost again" for p in before)
+    assert rt.open_bindings == 0
