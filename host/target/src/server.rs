@@ -35,17 +35,21 @@ struct ServerSession {
 }
 
 impl ServerSession {
-    /// Counts this session's end: a restore completed if register-complete
-    /// succeeded; `leaked` when its binding closed without restore-end.
-    fn ended(&self, target: &Target, leaked: bool) {
-        let kind = if self.restricted {
+    /// What the session is for, as the metrics count it.
+    fn kind(&self) -> SessionKind {
+        if self.restricted {
             SessionKind::restricted
         } else {
             SessionKind::restore
-        };
+        }
+    }
+
+    /// Counts this session's end: a restore completed if register-complete
+    /// succeeded; `leaked` when its binding closed without restore-end.
+    fn ended(&self, target: &Target, leaked: bool) {
         target
             .metrics()
-            .session_ended(kind, self.phase == SessionPhase::Completed, leaked);
+            .session_ended(self.kind(), self.phase == SessionPhase::Completed, leaked);
     }
 }
 
@@ -171,18 +175,13 @@ impl ServerConnection {
                 let prepared =
                     self.target
                         .begin_session(flags, expiry_token.as_deref(), to_other_server)?;
-                self.session = Some(ServerSession {
+                let session = ServerSession {
                     id: prepared.session,
                     restricted: prepared.restricted,
                     phase: SessionPhase::Prepared,
-                });
-                self.target
-                    .metrics()
-                    .session_started(if prepared.restricted {
-                        SessionKind::restricted
-                    } else {
-                        SessionKind::restore
-                    });
+                };
+                self.target.metrics().session_started(session.kind());
+                self.session = Some(session);
                 ok(prepared)
             }
             Request::DatabaseLocations => {
