@@ -18,6 +18,7 @@ use super::metrics::Authentication;
 use super::throttle::Locked;
 use super::Shared;
 use crate::audit::AuditEvent;
+use prometheus_client::metrics::counter::Counter;
 
 /// A connection's byte stream: TLS, or the TCP stream itself.
 trait Stream: AsyncRead + AsyncWrite + Unpin + Send {}
@@ -44,12 +45,14 @@ impl Stop {
     }
 }
 
-/// Reads one frame of at most `limit` bytes, waiting at most `wait`.
+/// Reads one frame of at most `limit` bytes, waiting at most `wait`; counts
+/// its bytes in `received`.
 async fn read_frame(
     stream: &mut dyn Stream,
     limit: u32,
     wait: Duration,
     stopped: &mut watch::Receiver<bool>,
+    received: &Counter,
 ) -> Result<Vec<u8>, Stop> {
     let mut header = [0u8; FRAME_HEADER_LEN];
     let read = async {
@@ -67,14 +70,22 @@ async fn read_frame(
             Ok(Err(e)) if e.kind() == io::ErrorKind::UnexpectedEof => Err(Stop::Gone("closed by the client".into())),
             Ok(Err(e)) if e.kind() == io::ErrorKind::InvalidData => Err(Stop::Breach(Error::new(codes::RPC_X_BAD_STUB_DATA, e.to_string()))),
             Ok(Err(e)) => Err(Stop::Gone(e.to_string())),
-            Ok(Ok(message)) => Ok(message),
+            Ok(Ok(message)) => {
+                received.inc_by((message.len() + FRAME_HEADER_LEN) as u64);
+                Ok(message)
+            }
         }
     }
 }
 
 /// Writes one frame, or gives up after `wait` (a client that stopped
-/// reading).
-async fn write_frame(stream: &mut dyn Stream, message: &[u8], wait: Duration) -> io::Result<()> {
+/// reading); counts its bytes in `sent` once written.
+async fn write_frame(
+    stream: &mut dyn Stream,
+    message: &[u8],
+    wait: Duration,
+    sent: &Counter,
+) -> io::Result<()> {
     let header = frame_header(message.len())
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "reply over 4 GiB"))?;
     let write = async {
@@ -84,7 +95,9 @@ async fn write_frame(stream: &mut dyn Stream, message: &[u8], wait: Duration) ->
     };
     tokio::time::timeout(wait, write)
         .await
-        .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, format!("not read for {wait:?}")))?
+        .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, format!("not read for {wait:?}")))??;
+    sent.inc_by((message.len() + FRAME_HEADER_LEN) as u64);
+    Ok(())
 }
 
 /// Counts a connection open while it lives.
@@ -260,12 +273,9 @@ pub(super) async fn serve(
             options.max_first_frame_bytes,
             options.auth_deadline,
             &mut stopped,
+            &shared.counters.bytes_received,
         )
         .await?;
-        shared
-            .counters
-            .bytes_received
-            .inc_by((first.len() + FRAME_HEADER_LEN) as u64);
         Ok::<_, Stop>(authenticate(&shared, first, peer).await)
     })
     .await;
@@ -294,7 +304,13 @@ pub(super) async fn serve(
                 });
             tokio::time::sleep(delay).await;
             let reply = handshake::refusal(error);
-            let _ = write_frame(&mut *stream, &reply, options.write_deadline).await;
+            let _ = write_frame(
+                &mut *stream,
+                &reply,
+                options.write_deadline,
+                &shared.counters.bytes_sent,
+            )
+            .await;
             return;
         }
         // A silent or slow client, or an oversized first frame: audited.
@@ -328,16 +344,17 @@ pub(super) async fn serve(
         }
     };
     let accepted = handshake::welcome(shared.target.name());
-    if write_frame(&mut *stream, &accepted, options.write_deadline)
-        .await
-        .is_err()
+    if write_frame(
+        &mut *stream,
+        &accepted,
+        options.write_deadline,
+        &shared.counters.bytes_sent,
+    )
+    .await
+    .is_err()
     {
         return;
     }
-    shared
-        .counters
-        .bytes_sent
-        .inc_by((accepted.len() + FRAME_HEADER_LEN) as u64);
     tracing::info!(%peer, user = %who, "client authenticated");
     let mut server = Some(shared.target.connect(&format!("{who}@{peer}")));
     let why = loop {
@@ -346,16 +363,11 @@ pub(super) async fn serve(
             options.max_frame_bytes,
             options.idle_timeout,
             &mut stopped,
+            &shared.counters.bytes_received,
         )
         .await
         {
-            Ok(request) => {
-                shared
-                    .counters
-                    .bytes_received
-                    .inc_by((request.len() + FRAME_HEADER_LEN) as u64);
-                request
-            }
+            Ok(request) => request,
             // A frame over the cap breaks a rule; an idle client does not.
             Err(Stop::Breach(e)) if e.code == codes::RPC_X_BAD_STUB_DATA => {
                 audit("connection-closed", Some(&who), Err(&e));
@@ -377,14 +389,14 @@ pub(super) async fn serve(
             Err(e) => break format!("handling a request failed: {e}"),
         };
         server = Some(conn);
-        let sent = write_frame(&mut *stream, &reply, options.write_deadline).await;
-        if sent.is_ok() {
-            shared
-                .counters
-                .bytes_sent
-                .inc_by((reply.len() + FRAME_HEADER_LEN) as u64);
-        }
-        if let Err(e) = sent {
+        if let Err(e) = write_frame(
+            &mut *stream,
+            &reply,
+            options.write_deadline,
+            &shared.counters.bytes_sent,
+        )
+        .await
+        {
             if e.kind() == io::ErrorKind::TimedOut {
                 let error = Error::new(codes::ERROR_TIMEOUT, format!("a reply was {e}"));
                 audit("connection-closed", Some(&who), Err(&error));
