@@ -35,7 +35,7 @@ use std::sync::Arc;
 
 use serde::Deserialize;
 
-use crate::encryption::{self, Decryption, Encryption};
+use crate::encryption::{self, age, Decryption, Encryption};
 use crate::transport::{Identity, StandardTransport, TcpTransport};
 use crate::{codes, Allowlist, Config, Error, Limits, Trust};
 
@@ -215,32 +215,44 @@ impl Settings {
     /// How backups are encrypted when no flag says: `[encryption]`'s
     /// `encrypt-to` or `passphrase-env` (not both).
     pub fn encryption(&self) -> Result<Option<Encryption>, Error> {
-        let e = &self.encryption;
-        match (&e.passphrase_env, e.encrypt_to.is_empty()) {
-            (Some(_), false) => Err(invalid(
-                "[encryption] has both encrypt-to and passphrase-env: give one".to_string(),
-            )),
-            (Some(var), true) => Ok(Some(Encryption::Passphrase(
-                encryption::passphrase_from_env(var)?,
-            ))),
-            (None, false) => Ok(Some(Encryption::Recipients(e.encrypt_to.clone()))),
-            (None, true) => Ok(None),
-        }
+        let recipients = &self.encryption.encrypt_to;
+        self.pinned(
+            "encrypt-to",
+            !recipients.is_empty(),
+            || Encryption::Recipients(recipients.clone()),
+            Encryption::Passphrase,
+        )
     }
 
     /// How restores and verifies decrypt when no flag says: `[encryption]`'s
     /// `identity` files or `passphrase-env` (not both).
     pub fn decryption(&self) -> Result<Option<Decryption>, Error> {
-        let e = &self.encryption;
-        match (&e.passphrase_env, e.identity.is_empty()) {
-            (Some(_), false) => Err(invalid(
-                "[encryption] has both identity and passphrase-env: give one".to_string(),
-            )),
-            (Some(var), true) => Ok(Some(Decryption::Passphrase(
-                encryption::passphrase_from_env(var)?,
+        let identities = &self.encryption.identity;
+        self.pinned(
+            "identity",
+            !identities.is_empty(),
+            || Decryption::IdentityFiles(identities.clone()),
+            Decryption::Passphrase,
+        )
+    }
+
+    /// The key `[encryption]` pins for one direction: the `keys` named
+    /// `name` when there are some, else the passphrase in `passphrase-env`;
+    /// both is a configuration error.
+    fn pinned<T>(
+        &self,
+        name: &str,
+        keys: bool,
+        from_keys: impl FnOnce() -> T,
+        from_passphrase: impl FnOnce(age::secrecy::SecretString) -> T,
+    ) -> Result<Option<T>, Error> {
+        match (&self.encryption.passphrase_env, keys) {
+            (Some(_), true) => Err(invalid(format!(
+                "[encryption] has both {name} and passphrase-env: give one"
             ))),
-            (None, false) => Ok(Some(Decryption::IdentityFiles(e.identity.clone()))),
-            (None, true) => Ok(None),
+            (Some(var), false) => Ok(Some(from_passphrase(encryption::passphrase_from_env(var)?))),
+            (None, true) => Ok(Some(from_keys())),
+            (None, false) => Ok(None),
         }
     }
 
