@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::transport::{StandardTransport, Transport};
+use crate::{codes, Error};
 
 /// Which servers a guest may open bindings to.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -81,6 +82,52 @@ impl Default for Limits {
     }
 }
 
+/// The longest `Limits::call_timeout` a runtime takes: a day. A call that
+/// long is a hung peer; a longer timeout would only postpone the error (and
+/// past about 10^11 years a deadline no longer fits the clock).
+pub const MAX_CALL_TIMEOUT: Duration = Duration::from_secs(86_400);
+
+/// The most sessions a runtime takes (`Limits::max_sessions`).
+pub const MAX_SESSIONS: usize = 1_000_000;
+
+impl Limits {
+    /// Whether these limits can run, before anything is reserved: the
+    /// memory cap within 1 byte..=the engine's reservation (256 MiB), 1 to
+    /// [`MAX_SESSIONS`] sessions, a call timeout of 1 ms to
+    /// [`MAX_CALL_TIMEOUT`], at least one binding per session. A runtime
+    /// with other limits is refused at start (ERROR_INVALID_PARAMETER,
+    /// naming the field).
+    pub fn check(&self) -> Result<(), Error> {
+        let invalid = |what: String| Error::new(codes::ERROR_INVALID_PARAMETER, what);
+        let reservation = dsrestore_engine_config::MEMORY_RESERVATION;
+        if self.max_memory_bytes as u64 > reservation || self.max_memory_bytes == 0 {
+            return Err(invalid(format!(
+                "Limits::max_memory_bytes of {} is out of range: 1 to {reservation} bytes",
+                self.max_memory_bytes
+            )));
+        }
+        if !(1..=MAX_SESSIONS).contains(&self.max_sessions) {
+            return Err(invalid(format!(
+                "Limits::max_sessions of {} is out of range: 1 to {MAX_SESSIONS}",
+                self.max_sessions
+            )));
+        }
+        if self.call_timeout < Duration::from_millis(1) || self.call_timeout > MAX_CALL_TIMEOUT {
+            return Err(invalid(format!(
+                "Limits::call_timeout of {:?} is out of range: 1 ms to {} s",
+                self.call_timeout,
+                MAX_CALL_TIMEOUT.as_secs()
+            )));
+        }
+        if self.max_bindings_per_session == 0 {
+            return Err(invalid(
+                "Limits::max_bindings_per_session of 0 allows no binding".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// The configuration of a [`Runtime`](crate::Runtime).
 #[derive(Clone)]
 pub struct Config {
@@ -137,5 +184,71 @@ mod tests {
         assert!(exact.allows("tcp://dc1:9000#sha256:00"));
         assert!(!exact.allows("tcp://dc1:9001#tcp://dc1:9000"));
         assert!(Allowlist::Any.allows("anything"));
+    }
+
+    #[test]
+    fn limits_out_of_range_are_invalid_parameter_naming_the_field() {
+        assert_eq!(Limits::default().check(), Ok(()));
+        let cases = [
+            (
+                "call_timeout",
+                Limits {
+                    call_timeout: Duration::from_secs(u64::MAX),
+                    ..Limits::default()
+                },
+            ),
+            (
+                "call_timeout",
+                Limits {
+                    call_timeout: Duration::ZERO,
+                    ..Limits::default()
+                },
+            ),
+            (
+                "max_memory_bytes",
+                Limits {
+                    max_memory_bytes: 0,
+                    ..Limits::default()
+                },
+            ),
+            (
+                "max_memory_bytes",
+                Limits {
+                    max_memory_bytes: usize::MAX,
+                    ..Limits::default()
+                },
+            ),
+            (
+                "max_sessions",
+                Limits {
+                    max_sessions: 0,
+                    ..Limits::default()
+                },
+            ),
+            (
+                "max_sessions",
+                Limits {
+                    max_sessions: MAX_SESSIONS + 1,
+                    ..Limits::default()
+                },
+            ),
+            (
+                "max_bindings_per_session",
+                Limits {
+                    max_bindings_per_session: 0,
+                    ..Limits::default()
+                },
+            ),
+        ];
+        for (field, limits) in cases {
+            let e = limits.check().unwrap_err();
+            assert_eq!(e.code, codes::ERROR_INVALID_PARAMETER, "{e}");
+            assert!(e.message.contains(field), "{e}");
+        }
+        let longest = Limits {
+            call_timeout: MAX_CALL_TIMEOUT,
+            ..Limits::default()
+        };
+        assert_eq!(longest.check(), Ok(()));
     }
 }

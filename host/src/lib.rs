@@ -41,7 +41,7 @@ pub use backup_session::BackupSession;
 pub use bindings::dsrestore::backup::types::{
     BackupType, Bft, DatabaseLocation, Registration, RestoreFlags, RestoreMapEntry,
 };
-pub use config::{Allowlist, Config, Limits};
+pub use config::{Allowlist, Config, Limits, MAX_CALL_TIMEOUT, MAX_SESSIONS};
 pub use dsrestore_protocol::codes;
 /// The embedded restore target (`dsrestore-target`).
 pub use dsrestore_target as target;

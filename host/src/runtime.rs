@@ -23,24 +23,10 @@ use crate::transport::{Identity, Transport};
 
 /// The instance pool `limits` ask for, or why they cannot have one.
 fn pool_of(limits: &Limits) -> Result<Pool, Error> {
+    limits.check()?;
     let invalid =
         |what: String| Error::new(dsrestore_protocol::codes::ERROR_INVALID_PARAMETER, what);
-    let reservation = dsrestore_engine_config::MEMORY_RESERVATION;
-    if limits.max_memory_bytes as u64 > reservation || limits.max_memory_bytes == 0 {
-        return Err(invalid(format!(
-            "Limits::max_memory_bytes of {} is out of range: 1 to {reservation} bytes",
-            limits.max_memory_bytes
-        )));
-    }
-    let sessions = u32::try_from(limits.max_sessions)
-        .ok()
-        .filter(|n| (1..=1_000_000).contains(n))
-        .ok_or_else(|| {
-            invalid(format!(
-                "Limits::max_sessions of {} is out of range: 1 to 1000000",
-                limits.max_sessions
-            ))
-        })?;
+    let sessions = u32::try_from(limits.max_sessions).expect("Limits::check bounds it");
     // The pool also holds the runtime's spare instances (made ahead, torn
     // down behind).
     let instances = sessions + EXTRA_INSTANCES;

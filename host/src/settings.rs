@@ -146,8 +146,14 @@ impl Settings {
     fn read(path: &Path) -> Result<Settings, Error> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| Error::io(&format!("reading the configuration {}", path.display()), e))?;
-        toml::from_str(&text)
-            .map_err(|e| invalid(format!("configuration {}: {}", path.display(), e.message())))
+        Settings::parse(&text, &path.display().to_string())
+    }
+
+    /// Parses a configuration file's text; `origin` names it in errors.
+    /// Values are checked when they are used ([`Settings::config`]).
+    pub fn parse(text: &str, origin: &str) -> Result<Settings, Error> {
+        toml::from_str(text)
+            .map_err(|e| invalid(format!("configuration {origin}: {}", e.message())))
     }
 
     /// A server name, with names from `[servers]` replaced.
@@ -199,9 +205,14 @@ impl Settings {
                 call_timeout: l
                     .call_timeout_secs
                     .map_or(defaults.call_timeout, Duration::from_secs),
-                max_memory_bytes: l
-                    .max_memory_mib
-                    .map_or(defaults.max_memory_bytes, |m| m << 20),
+                max_memory_bytes: match l.max_memory_mib {
+                    None => defaults.max_memory_bytes,
+                    Some(mib) => mib.checked_mul(1 << 20).ok_or_else(|| {
+                        invalid(format!(
+                            "[limits] max-memory-mib = {mib} is more than this machine can address"
+                        ))
+                    })?,
+                },
                 max_bindings_per_session: l
                     .max_bindings_per_session
                     .unwrap_or(defaults.max_bindings_per_session),
@@ -290,5 +301,43 @@ pub fn split_user(name: &str) -> (String, String) {
     match name.split_once('\\') {
         Some((domain, user)) => (domain.to_string(), user.to_string()),
         None => (String::new(), name.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_memory_cap_past_the_address_space_is_invalid_parameter() {
+        // 2^44 + 1 MiB shifted by 20 bits wrapped to 1 MiB before.
+        let settings =
+            Settings::parse("[limits]\nmax-memory-mib = 17592186044417\n", "t.toml").unwrap();
+        let e = settings.config(&Overrides::default()).err().unwrap();
+        assert_eq!(e.code, codes::ERROR_INVALID_PARAMETER);
+        assert!(e.message.contains("max-memory-mib = 17592186044417"), "{e}");
+    }
+
+    #[test]
+    fn limits_from_the_file_are_taken_as_written() {
+        let text = "[limits]\ncall-timeout-secs = 7\nmax-memory-mib = 32\nmax-sessions = 5\n";
+        let limits = Settings::parse(text, "t.toml")
+            .unwrap()
+            .config(&Overrides::default())
+            .unwrap()
+            .limits;
+        assert_eq!(limits.call_timeout, Duration::from_secs(7));
+        assert_eq!(limits.max_memory_bytes, 32 << 20);
+        assert_eq!(limits.max_sessions, 5);
+    }
+
+    #[test]
+    fn an_unknown_key_is_invalid_parameter_naming_the_file() {
+        let e = Settings::parse("[limits]\nmax-sesions = 5\n", "/etc/dsrestore.toml").unwrap_err();
+        assert_eq!(e.code, codes::ERROR_INVALID_PARAMETER);
+        assert!(
+            e.message.contains("/etc/dsrestore.toml") && e.message.contains("max-sesions"),
+            "{e}"
+        );
     }
 }
