@@ -113,9 +113,11 @@ impl Layout {
             )));
         }
         // Resolve the longest existing prefix: a symbolic link on the way must
-        // not lead out of the target.
+        // not lead out of the target. A link counts as existing even when
+        // what it points to does not (a dangling link would be followed by
+        // whoever creates the path), so it is resolved too, and refused.
         let mut existing = candidate;
-        while !existing.exists() {
+        while existing.symlink_metadata().is_err() {
             existing = match existing.parent() {
                 Some(parent) => parent,
                 None => break,
@@ -181,5 +183,22 @@ mod tests {
         let p = l.database_dir().join("escape").join("ntds.dit");
         let err = l.check_inside("f", p.to_str().unwrap()).unwrap_err();
         assert!(err.message.contains("symbolic link"), "{}", err.message);
+    }
+
+    #[test]
+    fn a_dangling_link_out_of_the_target_is_refused() {
+        // Found by the registration_paths fuzz target: the link's target did
+        // not exist, so the check resolved its parent and accepted it.
+        let (_d, l) = layout();
+        let outside = tempfile::tempdir().unwrap();
+        let gone = outside.path().join("not-yet");
+        std::os::unix::fs::symlink(&gone, l.database_dir().join("dangling")).unwrap();
+        for p in [
+            l.database_dir().join("dangling"),
+            l.database_dir().join("dangling/x"),
+        ] {
+            let err = l.check_inside("f", p.to_str().unwrap()).unwrap_err();
+            assert_eq!(err.code, codes::ERROR_INVALID_PARAMETER, "{}", p.display());
+        }
     }
 }
