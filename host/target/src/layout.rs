@@ -116,7 +116,10 @@ impl Layout {
         // not lead out of the target. A link counts as existing even when
         // what it points to does not (a dangling link would be followed by
         // whoever creates the path), so it is resolved too, and refused.
-        let mut existing = candidate;
+        // The path is rebuilt from its components first: with a trailing
+        // slash, lstat follows a final link (and fails on a dangling one).
+        let normal: PathBuf = candidate.components().collect();
+        let mut existing = normal.as_path();
         while existing.symlink_metadata().is_err() {
             existing = match existing.parent() {
                 Some(parent) => parent,
@@ -188,7 +191,8 @@ mod tests {
     #[test]
     fn a_dangling_link_out_of_the_target_is_refused() {
         // Found by the registration_paths fuzz target: the link's target did
-        // not exist, so the check resolved its parent and accepted it.
+        // not exist, so the check resolved its parent and accepted it; then
+        // the same link written with a trailing slash.
         let (_d, l) = layout();
         let outside = tempfile::tempdir().unwrap();
         let gone = outside.path().join("not-yet");
@@ -196,6 +200,7 @@ mod tests {
         for p in [
             l.database_dir().join("dangling"),
             l.database_dir().join("dangling/x"),
+            PathBuf::from(format!("{}/dangling/", l.database_dir().display())),
         ] {
             let err = l.check_inside("f", p.to_str().unwrap()).unwrap_err();
             assert_eq!(err.code, codes::ERROR_INVALID_PARAMETER, "{}", p.display());
