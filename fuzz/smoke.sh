@@ -8,6 +8,10 @@ cd "$(dirname "$0")"
 toolchain=nightly-2026-05-20
 seconds=${FUZZ_SECONDS:-5}
 rustup toolchain install "$toolchain" --profile minimal
+# The host crate (config_file, guest_host) builds the guest in its build
+# script; the nightly has no wasm32-wasip2, so that build uses the pinned
+# stable toolchain (rust-toolchain.toml).
+export DSRESTORE_GUEST_TOOLCHAIN=$(sed -n 's/^channel = "\(.*\)"/\1/p' ../rust-toolchain.toml)
 command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked --version 0.13.2
 # The workspace's release profile has LTO (for the guest), which breaks
 # linking sanitizer coverage; stripping would hide the crash's frames.

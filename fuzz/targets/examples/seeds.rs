@@ -121,6 +121,8 @@ fn main() {
 
     write("hostile_server", "empty", b"");
     write("hostile_server", "bytes", &[0u8; 64]);
+    write("guest_host", "empty", b"");
+    write("guest_host", "bytes", &[0u8; 64]);
 
     let credentials = handshake::Credentials {
         user: "backup".into(),
@@ -174,4 +176,54 @@ fn main() {
     let path = dir.path().join("users.json");
     users.store(&path).unwrap();
     write("users_file", "one-user", &std::fs::read(&path).unwrap());
+
+    // One value of each message type (the first byte picks the type).
+    for first in 0..10u8 {
+        let mut data = vec![first];
+        data.extend((0..48u8).map(|b| b.wrapping_mul(37).wrapping_add(first)));
+        write("round_trip", &first.to_string(), &data);
+    }
+
+    // Registration paths: pieces (odd first byte) and paths as they come.
+    write(
+        "registration_paths",
+        "pieces",
+        &[1, 1, 0, 2, 4, 3, 4, 5, 6, 7, 8, 9],
+    );
+    write("registration_paths", "slash", b"\x00/");
+    write("registration_paths", "dotdot", b"\x00/tmp/../etc");
+
+    // The configuration file: the documented example and a few limits.
+    write(
+        "config_file",
+        "example",
+        br#"allowlist = ["local:/srv/*", "tcp://10.0.0.5:*"]
+
+[servers]
+dc1 = "tcp://10.0.0.5:8389#sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+lab = "local:/srv/lab"
+
+[tls]
+ca-file = "/etc/dsrestore/ca.pem"
+
+[credentials]
+user = 'CORP\backup'
+password-env = "DSRESTORE_PASSWORD"
+
+[encryption]
+encrypt-to = ["age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p"]
+identity = ["/etc/dsrestore/dc1-restore.key"]
+
+[limits]
+call-timeout-secs = 60
+max-memory-mib = 64
+max-bindings-per-session = 8
+max-sessions = 1000
+"#,
+    );
+    write(
+        "config_file",
+        "passphrase",
+        b"[encryption]\npassphrase-env = \"DSRESTORE_PASSPHRASE\"\n",
+    );
 }

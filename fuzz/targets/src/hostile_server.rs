@@ -16,7 +16,7 @@ use dsrestore_protocol::{encode, BackupPrepared, FileOpened, HelloOk, Location, 
 /// A reply the fuzzer chooses: well-formed ones of every shape the client
 /// expects (so that it gets past the handshake), errors, and raw bytes.
 #[derive(Arbitrary, Debug)]
-enum FakeReply {
+pub(crate) enum FakeReply {
     Hello { version: u32, server: String },
     Prepared { session: u64, restricted: bool },
     BackupPrepared { session: u64, token: Vec<u8> },
@@ -30,7 +30,7 @@ enum FakeReply {
 }
 
 impl FakeReply {
-    fn bytes(self) -> Vec<u8> {
+    pub(crate) fn bytes(self) -> Vec<u8> {
         match self {
             FakeReply::Hello { version, server } => encode(&Reply::Ok(HelloOk { version, server })),
             FakeReply::Prepared {

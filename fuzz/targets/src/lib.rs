@@ -7,10 +7,18 @@
 //! decoder that panics, a round trip that changes a value, a reply that is
 //! not a reply, an error without a code, a binding left open.
 
+mod config_file;
+mod guest_host;
 mod hostile_server;
+mod registration_paths;
+mod round_trip;
 mod target_server;
 
+pub use config_file::config_file;
+pub use guest_host::guest_under_a_fuzzing_host;
 pub use hostile_server::client_under_a_hostile_server;
+pub use registration_paths::registration_paths;
+pub use round_trip::messages_round_trip;
 pub use target_server::target_serving_requests;
 
 use dsrestore_protocol::{decode, encode, handshake, Request, ServerName};
@@ -31,6 +39,10 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("set_stream", set_stream),
     ("server_name", server_name),
     ("users_file", users_file),
+    ("round_trip", messages_round_trip),
+    ("registration_paths", registration_paths),
+    ("config_file", config_file),
+    ("guest_host", guest_under_a_fuzzing_host),
 ];
 
 /// A protocol request as the target decodes it: decoding never panics, and

@@ -15,6 +15,9 @@ use std::process::Command;
 /// The target the guests are built for.
 pub const WASM_TARGET: &str = "wasm32-wasip2";
 
+/// The variable naming the toolchain the guests are built with (see [`build`]).
+const TOOLCHAIN_VAR: &str = "DSRESTORE_GUEST_TOOLCHAIN";
+
 /// A guest to build: its package and the stem of its `.wasm` file.
 pub struct Guest {
     pub package: &'static str,
@@ -31,8 +34,15 @@ pub struct Guest {
 /// and `cargo build` alike). Nested builds that run at once take turns on its
 /// lock; it is never the outer build's own directory, whose lock the outer
 /// cargo holds.
+///
+/// `DSRESTORE_GUEST_TOOLCHAIN`, when set, names the rustup toolchain the
+/// guests are built with (`rustup run <toolchain> cargo`), for an outer build
+/// on a toolchain that has no wasm32-wasip2 standard library (cargo-fuzz on
+/// a nightly; `fuzz/smoke.sh` sets it to the pinned stable).
 pub fn build(workspace: &Path, guests: &[Guest]) -> Vec<PathBuf> {
-    check_wasm_target();
+    println!("cargo:rerun-if-env-changed={TOOLCHAIN_VAR}");
+    let toolchain = env::var(TOOLCHAIN_VAR).ok().filter(|t| !t.is_empty());
+    check_wasm_target(toolchain.as_deref());
     let out_dir = PathBuf::from(env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
     // OUT_DIR is <target>/<profile>/build/<package>-<hash>/out.
     let target_dir = out_dir
@@ -40,8 +50,17 @@ pub fn build(workspace: &Path, guests: &[Guest]) -> Vec<PathBuf> {
         .nth(4)
         .unwrap_or(&out_dir)
         .join("dsrestore-guests");
-    let cargo = env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let mut cmd = Command::new(cargo);
+    let mut cmd = match &toolchain {
+        Some(toolchain) => {
+            let mut cmd = Command::new("rustup");
+            cmd.args(["run", toolchain, "cargo"])
+                .env_remove("RUSTC")
+                .env_remove("RUSTDOC")
+                .env_remove("RUSTUP_TOOLCHAIN");
+            cmd
+        }
+        None => Command::new(env::var_os("CARGO").unwrap_or_else(|| "cargo".into())),
+    };
     cmd.current_dir(workspace)
         .args(["build", "--release", "--target", WASM_TARGET])
         .env("CARGO_TARGET_DIR", &target_dir)
@@ -86,9 +105,17 @@ pub fn build(workspace: &Path, guests: &[Guest]) -> Vec<PathBuf> {
 
 /// Stops the build, naming the command to run, when the Rust toolchain has
 /// no wasm32-wasip2 standard library.
-fn check_wasm_target() {
-    let rustc = env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
-    let sysroot = Command::new(&rustc)
+fn check_wasm_target(toolchain: Option<&str>) {
+    let mut rustc = match toolchain {
+        Some(toolchain) => {
+            let mut cmd = Command::new("rustup");
+            cmd.args(["run", toolchain, "rustc"])
+                .env_remove("RUSTUP_TOOLCHAIN");
+            cmd
+        }
+        None => Command::new(env::var_os("RUSTC").unwrap_or_else(|| "rustc".into())),
+    };
+    let sysroot = rustc
         .args(["--print", "sysroot"])
         .output()
         .ok()

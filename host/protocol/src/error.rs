@@ -12,6 +12,7 @@ use crate::codes::{self, Hresult};
 ///
 /// Displays as `0x80070057 ERROR_INVALID_PARAMETER: restore-context 7 was already ended`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 #[error("{code:#010x} {name}: {message}", name = codes::display_name(*.code).unwrap_or("HRESULT"))]
 pub struct Error {
     /// The HRESULT; never 0.

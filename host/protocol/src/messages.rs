@@ -52,6 +52,7 @@ pub mod bft {
 
 /// A request from the client. The first request on every binding is `Hello`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 #[serde(
     tag = "op",
     rename_all = "kebab-case",
@@ -168,6 +169,7 @@ impl Request {
 
 /// A reply: the payload of a successful request, or its failure.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 #[serde(rename_all = "kebab-case")]
 pub enum Reply<T> {
     /// Success, with the request's payload (`null` for requests without one).
@@ -178,6 +180,7 @@ pub enum Reply<T> {
 
 /// The reply to `Hello`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 pub struct HelloOk {
     /// The version the server chose from the client's list.
     pub version: u32,
@@ -187,6 +190,7 @@ pub struct HelloOk {
 
 /// The reply to `RestorePrepare`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 pub struct Prepared {
     /// The server's id of the restore session, for messages and logs.
     pub session: u64,
@@ -196,6 +200,7 @@ pub struct Prepared {
 
 /// The reply to `BackupPrepare`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 #[serde(rename_all = "kebab-case")]
 pub struct BackupPrepared {
     /// The server's id of the backup session, for messages and logs.
@@ -207,6 +212,7 @@ pub struct BackupPrepared {
 
 /// The reply to `OpenFile`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 pub struct FileOpened {
     /// The file's size in bytes.
     pub size: u64,
@@ -215,6 +221,7 @@ pub struct FileOpened {
 /// One entry of the `DatabaseLocations`, `GetDatabaseNames` and
 /// `GetBackupLogs` replies.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 pub struct Location {
     /// The BFT code ([`bft`]).
     pub bft: u8,
@@ -224,6 +231,7 @@ pub struct Location {
 
 /// The arguments of DsRestoreRegister.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 #[serde(rename_all = "kebab-case")]
 pub struct Registration {
     pub checkpoint_file_path: String,
@@ -236,6 +244,7 @@ pub struct Registration {
 
 /// One EDB_RSTMAP pair.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 #[serde(rename_all = "kebab-case")]
 pub struct RestoreMapEntry {
     pub database_name: String,
