@@ -77,6 +77,16 @@ mod tests {
     use super::*;
 
     #[test]
+    fn put_writes_through_a_valid_pointer_and_refuses_null() {
+        let mut out = 0u32;
+        assert_eq!(unsafe { put(&mut out, "pcbSize", 7) }, Ok(()));
+        assert_eq!(out, 7);
+        let e = unsafe { put(std::ptr::null_mut::<u32>(), "pcbSize", 7) }.unwrap_err();
+        assert_eq!(e.code, codes::ERROR_INVALID_PARAMETER);
+        assert!(e.message.contains("pcbSize"), "{e}");
+    }
+
+    #[test]
     fn win32_codes_are_raw_and_hr_codes_stay_hresults() {
         assert_eq!(c_code(codes::ERROR_INVALID_PARAMETER), 87);
         assert_eq!(c_code(codes::ERROR_HANDLE_EOF), 38);

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# The unsafe code under Miri and AddressSanitizer, on the pinned nightly
+# (docs/reliability.md, "Unsafe code", says what each run covers):
+# - Miri: the C boundary's pointer and text conversions (host/capi's
+#   boundary and text tests: out-pointers, C strings in both widths,
+#   malloc'd multi-strings and their free);
+# - AddressSanitizer: the early writeback's sync_file_range through its
+#   test (host/workflow/src/writeback.rs).
+# The exported C functions as a whole run under valgrind in cargo test
+# (host/capi/tests/c_programs.rs).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+toolchain=nightly-2026-05-20
+rustup toolchain install "$toolchain" --profile minimal --component miri,rust-src
+# The host crate builds the guest in its build script: with the pinned
+# stable toolchain, which has the wasm target (the nightly has none).
+export DSRESTORE_GUEST_TOOLCHAIN=$(sed -n 's/^channel = "\(.*\)"/\1/p' rust-toolchain.toml)
+# The workspace's release profile is not used; keep the dev profile's
+# debug info for the reports.
+cargo "+$toolchain" miri setup
+# Isolation off: the C boundary logs with timestamps.
+MIRIFLAGS=-Zmiri-disable-isolation \
+    cargo "+$toolchain" miri test -p dsrestore-capi --lib -- boundary:: text::
+RUSTFLAGS="-Zsanitizer=address" ASAN_OPTIONS=detect_leaks=1 \
+    cargo "+$toolchain" test --target x86_64-unknown-linux-gnu --target-dir target/asan \
+    -p dsrestore-workflow --lib -- writeback::
