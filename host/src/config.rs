@@ -47,7 +47,8 @@ pub struct Limits {
     pub max_request_bytes: usize,
     /// The largest reply a guest may receive, in bytes.
     pub max_response_bytes: usize,
-    /// How long one call into the guest, and one transport call, may take.
+    /// How long one call into the guest, and one transport call, may take:
+    /// 1 ms to [`MAX_CALL_TIMEOUT`] (a day).
     pub call_timeout: Duration,
     /// The most linear memory a session's guest may grow to, in bytes; at
     /// most 256 MiB (`dsrestore_engine_config::MEMORY_RESERVATION`).
@@ -94,9 +95,9 @@ impl Limits {
     /// Whether these limits can run, before anything is reserved: the
     /// memory cap within 1 byte..=the engine's reservation (256 MiB), 1 to
     /// [`MAX_SESSIONS`] sessions, a call timeout of 1 ms to
-    /// [`MAX_CALL_TIMEOUT`], at least one binding per session. A runtime
-    /// with other limits is refused at start (ERROR_INVALID_PARAMETER,
-    /// naming the field).
+    /// [`MAX_CALL_TIMEOUT`]. A runtime with other limits is refused at start
+    /// (ERROR_INVALID_PARAMETER, naming the field). No binding per session
+    /// is allowed: every `open` is then RPC_S_OUT_OF_RESOURCES.
     pub fn check(&self) -> Result<(), Error> {
         let invalid = |what: String| Error::new(codes::ERROR_INVALID_PARAMETER, what);
         let reservation = dsrestore_engine_config::MEMORY_RESERVATION;
@@ -118,11 +119,6 @@ impl Limits {
                 self.call_timeout,
                 MAX_CALL_TIMEOUT.as_secs()
             )));
-        }
-        if self.max_bindings_per_session == 0 {
-            return Err(invalid(
-                "Limits::max_bindings_per_session of 0 allows no binding".into(),
-            ));
         }
         Ok(())
     }
@@ -229,13 +225,6 @@ mod tests {
                 "max_sessions",
                 Limits {
                     max_sessions: MAX_SESSIONS + 1,
-                    ..Limits::default()
-                },
-            ),
-            (
-                "max_bindings_per_session",
-                Limits {
-                    max_bindings_per_session: 0,
                     ..Limits::default()
                 },
             ),
