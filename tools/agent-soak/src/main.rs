@@ -288,7 +288,10 @@ fn run(args: &Args) -> Result<Report> {
         std::thread::sleep(Duration::from_millis(100));
     }
     report.end_rss_kib = agent.rss_kib()?;
-    report.peak_rss_kib = agent.peak_rss_kib()?;
+    // VmHWM and VmRSS come from counters the kernel syncs lazily; the peak
+    // is at least every sample.
+    let sampled = report.samples.iter().map(|s| s.rss_kib).max().unwrap_or(0);
+    report.peak_rss_kib = agent.peak_rss_kib()?.max(sampled);
     report.scrape = Some(metrics::Scrape::of(agent.metrics)?);
     let status: serde_json::Value =
         serde_json::from_str(&dsrestore(&exe, &["--json", "target", "status", "t"], dir)?)?;
