@@ -212,11 +212,7 @@ fn run(args: &Args) -> Result<Report> {
                     barrier.wait();
                     match client {
                         Ok(client) => client.run(&shared),
-                        Err(e) => {
-                            shared.counts.errors.fetch_add(1, Ordering::Relaxed);
-                            let mut first = shared.counts.first_errors.lock().unwrap();
-                            first.push(format!("client {index}: {e}"));
-                        }
+                        Err(e) => shared.error(index, e),
                     }
                 })?,
         );

@@ -52,7 +52,8 @@ pub struct Counts {
 }
 
 impl Shared {
-    fn error(&self, client: usize, what: String) {
+    /// Counts an error of `client`; the first 20 are kept for the report.
+    pub fn error(&self, client: usize, what: String) {
         self.counts.errors.fetch_add(1, Ordering::Relaxed);
         let mut first = self.counts.first_errors.lock().unwrap();
         if first.len() < 20 {
