@@ -103,17 +103,17 @@ pub fn run(args: AgentArgs, global: &Global, settings: &Settings) -> Result<Exit
         // that pins this agent's certificate (scripts read it).
         let server = format!("tcp://{local}#{}", trust.fragment());
         if global.json {
-            println!(
-                "{}",
-                json!({"listening": local.to_string(), "server": server, "target": target.name(),
-                       "metrics": metrics})
+            crate::outcome::stdout_line(
+                &json!({"listening": local.to_string(), "server": server, "target": target.name(),
+                        "metrics": metrics})
+                .to_string(),
             );
         } else {
             let metrics = metrics.map_or(String::new(), |url| format!("; metrics on {url}"));
-            println!(
+            crate::outcome::stdout_line(&format!(
                 "listening on {server} for target {}{metrics}",
                 target.name()
-            );
+            ));
         }
         if trust == Trust::InsecurePlaintext {
             eprintln!(

@@ -9,14 +9,19 @@ use clap::CommandFactory;
 use dsrestore_host::Error;
 
 use crate::args::Cli;
+use crate::outcome::reader_left;
 
 /// The completion script for `shell` on stdout.
 pub fn completions(shell: clap_complete::Shell) -> Result<ExitCode, Error> {
+    // clap_complete panics when its writer fails: render into memory, then
+    // write that.
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut Cli::command(), "dsrestore", &mut script);
     let mut out = std::io::stdout().lock();
-    clap_complete::generate(shell, &mut Cli::command(), "dsrestore", &mut out);
-    out.flush()
-        .map_err(|e| Error::io("writing the completion script", e))?;
-    Ok(ExitCode::SUCCESS)
+    match out.write_all(&script).and_then(|()| out.flush()) {
+        Err(e) if !reader_left(&e) => Err(Error::io("writing the completion script", e)),
+        _ => Ok(ExitCode::SUCCESS),
+    }
 }
 
 /// The man page on stdout, or, with `out`, dsrestore.1 and one page per
@@ -26,10 +31,13 @@ pub fn man(out: Option<&Path>) -> Result<ExitCode, Error> {
     match out {
         None => {
             let mut stdout = std::io::stdout().lock();
-            clap_mangen::Man::new(command)
+            match clap_mangen::Man::new(command)
                 .render(&mut stdout)
                 .and_then(|()| stdout.flush())
-                .map_err(|e| Error::io("writing the man page", e))?;
+            {
+                Err(e) if !reader_left(&e) => return Err(Error::io("writing the man page", e)),
+                _ => {}
+            }
         }
         Some(dir) => {
             clap_mangen::generate_to(command, dir).map_err(|e| {

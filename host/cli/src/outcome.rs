@@ -59,8 +59,28 @@ fn result_line(line: &str) {
     if STDOUT_IS_DATA.load(Ordering::Relaxed) {
         to_stderr(&format!("{line}\n"));
     } else {
-        println!("{line}");
+        stdout_line(line);
     }
+}
+
+/// Writes `line` to stdout and flushes it. A reader that has gone (`dsrestore
+/// target status DIR | head -0`) is not this command's failure: the line is
+/// dropped and the exit code still says how the command went. `println!`
+/// would panic there instead.
+pub fn stdout_line(line: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = writeln!(out, "{line}").and_then(|()| out.flush()) {
+        if !reader_left(&e) {
+            tracing::warn!("writing a result line to stdout: {e}");
+        }
+    }
+}
+
+/// Whether a write to stdout failed because its reader closed the pipe
+/// (`| head`, `| grep -q`): a reason to stop writing, not an error.
+pub fn reader_left(e: &std::io::Error) -> bool {
+    e.kind() == std::io::ErrorKind::BrokenPipe
 }
 
 pub fn fail(e: &Error, json: bool) -> ExitCode {

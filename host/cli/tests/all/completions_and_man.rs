@@ -128,3 +128,37 @@ fn completions_and_man_need_no_configuration() {
     assert_eq!(with_stdin(&["man"], b"", &env).0, 0);
     assert_eq!(with_stdin(&["verify", "x"], b"", &env).0, 2);
 }
+
+#[test]
+fn man_and_completions_into_a_closed_pipe_exit_quietly() {
+    // `dsrestore man | grep -q TH` under pipefail: grep leaves at the first
+    // match, and the page is the reader's to stop, not an error.
+    for args in [
+        &["man"][..],
+        &["completions", "bash"],
+        &["completions", "zsh"],
+    ] {
+        let (code, err) = into_closed_pipe(args);
+        assert_eq!((code, err.as_str()), (0, ""), "{args:?}");
+    }
+}
+
+#[test]
+fn a_result_line_into_a_closed_pipe_does_not_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let target = dir.path().join("dc1");
+    init_target(&target, &[]);
+    for args in [
+        &["target", "status", path(&target)][..],
+        &["target", "status", path(&target), "--json"],
+    ] {
+        let (code, err) = into_closed_pipe(args);
+        assert_eq!((code, err.as_str()), (0, ""), "{args:?}");
+    }
+    // A failure still exits with its own code, its message on stderr.
+    let missing = dir.path().join("missing");
+    let (code, err) = into_closed_pipe(&["target", "status", path(&missing)]);
+    assert_ne!(code, 0);
+    assert!(err.contains("dsrestore: error 0x"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+}

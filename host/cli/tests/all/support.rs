@@ -188,3 +188,21 @@ pub fn with_stdin(args: &[&str], input: &[u8], env: &[(&str, &str)]) -> (i32, Ve
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
 }
+
+/// Runs `dsrestore args` with stdout a pipe whose reader has already gone
+/// (`| head -0`); returns (exit code, stderr).
+pub fn into_closed_pipe(args: &[&str]) -> (i32, String) {
+    let mut child = dsrestore()
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start dsrestore");
+    // Close the read end before the command gets to write.
+    drop(child.stdout.take());
+    let out = child.wait_with_output().expect("wait for dsrestore");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
