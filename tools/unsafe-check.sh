@@ -6,8 +6,12 @@
 #   malloc'd multi-strings and their free);
 # - AddressSanitizer: the early writeback's sync_file_range through its
 #   test (host/workflow/src/writeback.rs).
-# The exported C functions as a whole run under valgrind in cargo test
-# (host/capi/tests/c_programs.rs).
+# - AddressSanitizer: the exported C functions, through the C programs of
+#   host/capi/tests/c_programs.rs (backup and restore through the A and the
+#   W functions, locally and through a TLS agent; misuse; the headers; the
+#   static library), the library and each program built with ASan and its
+#   leak checker. The valgrind test is skipped there (valgrind and ASan do
+#   not run together); it runs in cargo test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 toolchain=nightly-2026-05-20
@@ -21,6 +25,11 @@ cargo "+$toolchain" miri setup
 # Isolation off: the C boundary logs with timestamps.
 MIRIFLAGS=-Zmiri-disable-isolation \
     cargo "+$toolchain" miri test -p dsrestore-capi --lib -- boundary:: text::
+# An explicit target keeps the sanitizer off build scripts and proc macros;
+# as a variable, the C tests' own build of libdsrestore inherits it.
+export CARGO_BUILD_TARGET=x86_64-unknown-linux-gnu
 RUSTFLAGS="-Zsanitizer=address" ASAN_OPTIONS=detect_leaks=1 \
-    cargo "+$toolchain" test --target x86_64-unknown-linux-gnu --target-dir target/asan \
-    -p dsrestore-workflow --lib -- writeback::
+    cargo "+$toolchain" test --target-dir target/asan -p dsrestore-workflow --lib -- writeback::
+RUSTFLAGS="-Zsanitizer=address" ASAN_OPTIONS=detect_leaks=1 DSRESTORE_CAPI_SANITIZER=address \
+    cargo "+$toolchain" test --target-dir target/asan -p dsrestore-capi --test c_programs \
+    -- --skip under_valgrind

@@ -22,13 +22,19 @@ pub fn library_dir() -> PathBuf {
                 .parent()
                 .and_then(Path::parent)
                 .expect("target/<profile>");
-            let target_dir = profile_dir.parent().expect("target/");
+            let mut target_dir = profile_dir.parent().expect("target/");
             let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
             let mut build = Command::new(cargo);
             build
                 .args(["build", "--quiet", "-p", "dsrestore-capi", "--lib"])
-                .env("CARGO_TARGET_DIR", target_dir)
                 .current_dir(env!("CARGO_MANIFEST_DIR"));
+            // Built for an explicit target (tools/unsafe-check.sh's
+            // AddressSanitizer run sets CARGO_BUILD_TARGET, which the build
+            // below inherits): target/<triple>/<profile>/deps/<test>.
+            if std::env::var_os("CARGO_BUILD_TARGET").is_some() {
+                target_dir = target_dir.parent().expect("target/");
+            }
+            build.env("CARGO_TARGET_DIR", target_dir);
             if profile_dir.file_name().is_some_and(|p| p == "release") {
                 build.arg("--release");
             }
@@ -54,9 +60,20 @@ pub fn source(name: &str) -> PathBuf {
         .join(name)
 }
 
-/// Runs a compiler; panics with its output when it fails.
+/// Runs a compiler; panics with its output when it fails. When the library
+/// is built with AddressSanitizer (`DSRESTORE_CAPI_SANITIZER=address`, set
+/// by tools/unsafe-check.sh), every program linked with it is too: the C
+/// side's mistakes are then reported along with the library's.
 pub fn compile(compiler: &str, args: &[&str]) {
-    let out = Command::new(compiler).args(args).output().expect(compiler);
+    let mut command = Command::new(compiler);
+    match std::env::var("DSRESTORE_CAPI_SANITIZER").as_deref() {
+        Ok("address") => {
+            command.args(["-fsanitize=address", "-fno-omit-frame-pointer"]);
+        }
+        Ok(other) => panic!("DSRESTORE_CAPI_SANITIZER={other}: only `address` is known"),
+        Err(_) => {}
+    }
+    let out = command.args(args).output().expect(compiler);
     assert!(
         out.status.success(),
         "{compiler} {args:?}\n{}{}",
