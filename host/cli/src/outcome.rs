@@ -17,6 +17,9 @@ pub fn hint(e: &Error) -> &'static str {
     if e.code == ERROR_ACCESS_DENIED && e.message.contains("symbolic link") {
         return "a data directory or file of the target is a symbolic link: dsrestore never writes through one; make it a real directory or file";
     }
+    if e.message.starts_with("writing the set stream") {
+        return "whatever read the stream stopped before its end (a backup host that failed, a `| head`): the set it has is incomplete; check the reader and back up again";
+    }
     match e.code {
         HR_COULD_NOT_CONNECT => "check the server: `local:<dir>` needs a target made by `dsrestore target init <dir>`; `tcp://host:port` needs a running `dsrestore agent`",
         ERROR_SERVICE_ALREADY_RUNNING => "take the target offline first: `dsrestore target offline <dir>` (restore mode)",

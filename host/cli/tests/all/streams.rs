@@ -343,3 +343,19 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
     }
     files
 }
+
+#[test]
+fn a_backup_stream_whose_reader_leaves_is_an_error_not_a_quiet_success() {
+    // Unlike a result line, a set stream cut short is data lost: the backup
+    // host must not take exit 0 for a stored set.
+    let dir = tempfile::tempdir().unwrap();
+    let (_target, server) = target(dir.path());
+    let (code, err) = into_closed_pipe(&["backup", "--server", &server, "--out", "-"]);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("writing the set stream: Broken pipe")
+            && err.contains("the set it has is incomplete")
+            && !err.contains("panicked"),
+        "{err}"
+    );
+}
