@@ -18,7 +18,7 @@ pub fn hint(e: &Error) -> &'static str {
         return "a data directory or file of the target is a symbolic link: dsrestore never writes through one; make it a real directory or file";
     }
     if e.message.starts_with("writing the set stream") {
-        return "whatever read the stream stopped before its end (a backup host that failed, a `| head`): the set it has is incomplete; check the reader and back up again";
+        return "the stream stopped before its end, so whatever took it (a backup host, a `| head`, a file on a full disk) holds an incomplete set: check it and back up again";
     }
     match e.code {
         HR_COULD_NOT_CONNECT => "check the server: `local:<dir>` needs a target made by `dsrestore target init <dir>`; `tcp://host:port` needs a running `dsrestore agent`",

@@ -354,7 +354,7 @@ fn a_backup_stream_whose_reader_leaves_is_an_error_not_a_quiet_success() {
     assert_eq!(code, 1, "{err}");
     assert!(
         err.contains("writing the set stream: Broken pipe")
-            && err.contains("the set it has is incomplete")
+            && err.contains("holds an incomplete set")
             && !err.contains("panicked"),
         "{err}"
     );
