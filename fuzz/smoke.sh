@@ -16,11 +16,14 @@ command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked --version 
 # The workspace's release profile has LTO (for the guest), which breaks
 # linking sanitizer coverage; stripping would hide the crash's frames.
 export CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_STRIP=false
-cargo "+$toolchain" fuzz build -O
+# cargo fuzz builds with one codegen unit unless told, which compiles each
+# big crate (wasmtime, cranelift) on one core; 16 uses both, for a run of
+# seconds (the long runs, fuzz/README.md, keep the faster single unit).
+cargo "+$toolchain" fuzz build -O --codegen-units 16
 for target in $(cargo "+$toolchain" fuzz list); do
     scratch=$(mktemp -d)
     mkdir -p "regressions/$target"
-    cargo "+$toolchain" fuzz run -O "$target" "$scratch" "corpus/$target" "regressions/$target" \
+    cargo "+$toolchain" fuzz run -O --codegen-units 16 "$target" "$scratch" "corpus/$target" "regressions/$target" \
         -- -max_total_time="$seconds" -rss_limit_mb=4096 2>"$scratch.log" || {
         tail -n 60 "$scratch.log" >&2
         exit 1
