@@ -15,6 +15,10 @@
 #   test. CI leaves this part out: its build of the whole host with ASan
 #   costs about 11 minutes CI cannot spare; run it when host/capi changes.
 set -euo pipefail
+case "${1:-}" in
+"" | --c-programs) ;;
+*) echo "usage: $0 [--c-programs]" >&2; exit 2 ;;
+esac
 cd "$(dirname "$0")/.."
 toolchain=nightly-2026-05-20
 rustup toolchain install "$toolchain" --profile minimal --component miri,rust-src
