@@ -13,7 +13,8 @@
 #   program built with ASan and its leak checker. The valgrind test is
 #   skipped there (valgrind and ASan do not run together); it runs in cargo
 #   test. CI leaves this part out: its build of the whole host with ASan
-#   costs about 11 minutes CI cannot spare; run it when host/capi changes.
+#   costs 8-11 minutes (idle and loaded) CI cannot spare; run it when
+#   host/capi changes.
 set -euo pipefail
 case "${1:-}" in
 "" | --c-programs) ;;
