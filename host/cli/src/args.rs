@@ -23,7 +23,7 @@ pub struct Cli {
 /// Options every subcommand takes.
 #[derive(Args, Debug, Clone)]
 pub struct Global {
-    /// The configuration file (default: ./dsrestore.toml if it exists, or $DSRESTORE_CONFIG).
+    /// The configuration file (default: $DSRESTORE_CONFIG, or else ./dsrestore.toml if it exists).
     #[arg(long, global = true, value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// Print one JSON result on stdout instead of text.
