@@ -805,3 +805,80 @@ fn metrics_count_a_binding_that_closed_mid_session_and_a_lockout() {
         2.0
     );
 }
+
+/// `GET /metrics` on a new connection: the body when served, `None` when the
+/// connection was closed without an answer.
+fn scrape(address: SocketAddr) -> Option<String> {
+    let mut stream = TcpStream::connect(address).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let request = format!("GET /metrics HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).ok()?;
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).ok()?;
+    answer.starts_with("HTTP/1.1 200").then_some(answer)
+}
+
+/// Calls `attempt` every 20 ms until it gives `Some`, for at most 5 s.
+fn within_5s<T>(mut attempt: impl FnMut() -> Option<T>) -> Option<T> {
+    let waited = Instant::now();
+    loop {
+        if let Some(found) = attempt() {
+            return Some(found);
+        }
+        if waited.elapsed() >= Duration::from_secs(5) {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn metrics_connections_over_the_cap_are_closed_at_once_and_the_places_come_back() {
+    let agent = start(AgentOptions::default());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let metrics = agent.metrics.clone();
+    let server = std::thread::spawn(move || {
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        rt.block_on(async move {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            tx.send(listener.local_addr().unwrap()).unwrap();
+            dsrestore_target::agent::serve_metrics(listener, metrics, async {
+                let _ = stopped.await;
+            })
+            .await;
+        });
+    });
+    let address = rx.recv().unwrap();
+    let served = scrape(address).expect("a scrape with no other connection is served");
+    assert!(
+        served.contains("dsrestore_agent_connections_open 0"),
+        "{served}"
+    );
+
+    // Connections that send nothing take every place...
+    let silent: Vec<TcpStream> = (0..dsrestore_target::agent::MAX_METRICS_CONNECTIONS)
+        .map(|_| TcpStream::connect(address).unwrap())
+        .collect();
+    // ... so the next scrape is closed unanswered, long before the 10 s a
+    // connection may take.
+    let refused_in = within_5s(|| {
+        let asked = Instant::now();
+        scrape(address).is_none().then(|| asked.elapsed())
+    })
+    .expect("a scrape past the cap was still served");
+    assert!(refused_in < Duration::from_secs(2), "{refused_in:?}");
+
+    // Once they leave, scrapes are served again.
+    drop(silent);
+    let served = within_5s(|| scrape(address)).expect("the places did not come back");
+    assert!(
+        served.contains("dsrestore_agent_connections_open 0"),
+        "{served}"
+    );
+
+    stop.send(()).unwrap();
+    server.join().unwrap();
+}

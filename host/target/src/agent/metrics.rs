@@ -163,9 +163,16 @@ impl AgentMetrics {
     }
 }
 
+/// How many connections [`serve_metrics`] serves at once. One more is closed
+/// as soon as it is accepted, so that a peer opening connections and sending
+/// nothing holds at most this many of the agent's descriptors, each for at
+/// most 10 s (the protocol port has caps of its own). A scraper needs one.
+pub const MAX_METRICS_CONNECTIONS: usize = 8;
+
 /// Serves `metrics` over HTTP on `listener` (`GET /metrics`; anything else
 /// is 404) until `shutdown` completes. Each connection is read for at most
-/// 10 s; the endpoint serves counters only, no target data and no names.
+/// 10 s, and at most [`MAX_METRICS_CONNECTIONS`] are open at once; the
+/// endpoint serves counters only, no target data and no names.
 pub async fn serve_metrics(
     listener: tokio::net::TcpListener,
     metrics: AgentMetrics,
@@ -176,6 +183,7 @@ pub async fn serve_metrics(
     use hyper::{Method, Request, Response, StatusCode};
 
     tokio::pin!(shutdown);
+    let open = Arc::new(tokio::sync::Semaphore::new(MAX_METRICS_CONNECTIONS));
     loop {
         let (stream, peer) = tokio::select! {
             () = &mut shutdown => return,
@@ -188,8 +196,14 @@ pub async fn serve_metrics(
                 }
             },
         };
+        let Ok(place) = Arc::clone(&open).try_acquire_owned() else {
+            tracing::debug!(%peer, "metrics: {MAX_METRICS_CONNECTIONS} connections open; closed");
+            drop(stream);
+            continue;
+        };
         let metrics = metrics.clone();
         tokio::spawn(async move {
+            let _place = place;
             let service =
                 hyper::service::service_fn(move |request: Request<hyper::body::Incoming>| {
                     let metrics = metrics.clone();

@@ -36,7 +36,7 @@ use tokio::task::JoinSet;
 use crate::Target;
 pub use certificate::AgentCertificate;
 use dsrestore_protocol::Error;
-pub use metrics::{serve_metrics, AgentMetrics};
+pub use metrics::{serve_metrics, AgentMetrics, MAX_METRICS_CONNECTIONS};
 pub use reload::AgentReloader;
 pub use throttle::ThrottleOptions;
 pub use users::Users;
