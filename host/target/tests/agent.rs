@@ -43,14 +43,11 @@ fn audit_when(
     agent: &Running,
     done: impl Fn(&[dsrestore_target::audit::AuditEvent]) -> bool,
 ) -> Vec<dsrestore_target::audit::AuditEvent> {
-    let waited = Instant::now();
-    loop {
+    within_5s(|| {
         let audit = agent.target.status().audit;
-        if done(&audit) || waited.elapsed() >= Duration::from_secs(5) {
-            return audit;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
+        done(&audit).then_some(audit)
+    })
+    .unwrap_or_else(|| agent.target.status().audit)
 }
 
 /// Waits for the audit log to hold an event `event` refused with `code`.
